@@ -1,0 +1,189 @@
+"""The store seam: what the sequencer and the HTTP API need from durable storage.
+
+The sequencer knows no SQL. It talks to an object satisfying :class:`Store`; the
+composition root (``collab.app.create_app``) picks the implementation:
+:class:`collab.store.memory.MemoryStore` for fast unit tests and
+:class:`collab.store.sql.SqlStore` (SQLite via aiosqlite, PostgreSQL via asyncpg).
+
+Every implementation runs the one contract suite in ``tests/collab/test_store_contract.py``.
+
+Exceptions (all subclass :class:`StoreError`)::
+
+    StoreError
+    ├── DocumentExists       create_document on an id that is taken
+    ├── DocumentNotFound     an operation on a document that does not exist
+    ├── RevisionConflict     commit: a revision in the batch is already taken (another
+    │                        process won the race); nothing of the batch was written
+    └── DuplicateOperation   commit: a (client, seq) in the batch is already committed;
+                             nothing of the batch was written
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+JsonOp = list[int | str]
+VersionKind = Literal["auto", "named", "restore"]
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class DocumentExists(StoreError):
+    """The document id is already taken."""
+
+
+class DocumentNotFound(StoreError):
+    """No document with that id."""
+
+
+class RevisionConflict(StoreError):
+    """A revision in the committed batch is already taken; the batch was not written."""
+
+
+class DuplicateOperation(StoreError):
+    """A (client, seq) in the committed batch is already committed; nothing was written."""
+
+    def __init__(self, client: str, seq: int) -> None:
+        super().__init__(f"operation {client!r}/{seq} is already committed")
+        self.client = client
+        self.seq = seq
+
+
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    """A document's header row."""
+
+    id: str
+    rev: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewOp:
+    """An operation about to be committed as revision ``rev``.
+
+    ``client``/``seq`` are ``None`` for server-made operations (restore).
+    ``user`` is the public user object sent to peers; ``user_id`` is the authenticated
+    subject (``None`` in open mode).
+    """
+
+    rev: int
+    op: JsonOp
+    client: str | None
+    seq: int | None
+    user: dict[str, Any] = field(default_factory=dict)
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpRecord:
+    """A committed operation: revision ``rev`` takes the document from ``rev - 1`` to ``rev``."""
+
+    rev: int
+    op: JsonOp
+    client: str | None
+    seq: int | None
+    user: dict[str, Any]
+    user_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The full text of a document at revision ``rev``."""
+
+    rev: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A saved point in history."""
+
+    rev: int
+    kind: VersionKind
+    label: str | None
+    author: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """What opening a document reads: its header, latest snapshot and the operations after it."""
+
+    info: DocInfo
+    snapshot: Snapshot
+    tail: list[OpRecord]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable storage of documents, operations, snapshots and versions.
+
+    All timestamps are timezone-aware UTC, set by the store.
+    """
+
+    async def open(self) -> None:
+        """Connect and make sure the schema exists (the SQL store migrates SQLite files)."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    async def ping(self) -> bool:
+        """True when the backing database answers."""
+
+    async def create_document(self, doc_id: str, text: str = "") -> DocInfo:
+        """Create a document at revision 0 with a snapshot of ``text`` at revision 0.
+
+        Raises DocumentExists.
+        """
+
+    async def get_document(self, doc_id: str) -> DocInfo | None:
+        """The header, or None."""
+
+    async def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocInfo]:
+        """Documents ordered by id, those with id > ``after`` only, at most ``limit``."""
+
+    async def delete_document(self, doc_id: str) -> bool:
+        """Delete the document with its operations, snapshots and versions. False if absent."""
+
+    async def load(self, doc_id: str) -> LoadedDocument | None:
+        """The header, the latest snapshot and every operation after the snapshot, in order."""
+
+    async def commit(self, doc_id: str, ops: list[NewOp]) -> list[OpRecord]:
+        """Atomically append ``ops`` (contiguous revisions, the first = current rev + 1).
+
+        One transaction for the whole batch (group commit); durable when it returns.
+        Updates the header's ``rev`` and ``updated_at``. Raises RevisionConflict if the
+        first revision is not current + 1 (or any revision is taken), DuplicateOperation if
+        a (client, seq) is already committed, DocumentNotFound. On any error nothing is
+        written. Returns the committed records (with ``created_at``).
+        """
+
+    async def get_ops(self, doc_id: str, after: int, limit: int | None = None) -> list[OpRecord]:
+        """Committed operations with rev > ``after``, oldest first, at most ``limit``."""
+
+    async def find_seq(self, doc_id: str, client: str, seq: int) -> int | None:
+        """The revision at which (client, seq) was committed on this document, or None."""
+
+    async def last_seq(self, doc_id: str, client: str) -> int:
+        """The highest seq committed by ``client`` on this document, 0 if none."""
+
+    async def save_snapshot(self, doc_id: str, rev: int, text: str) -> None:
+        """Store the text at ``rev`` (idempotent: a second save of the same rev is ignored)."""
+
+    async def nearest_snapshot(self, doc_id: str, rev: int) -> Snapshot | None:
+        """The snapshot with the greatest revision <= ``rev``."""
+
+    async def add_version(
+        self, doc_id: str, rev: int, kind: VersionKind, label: str | None, author: str | None
+    ) -> Version:
+        """Record a version at ``rev``."""
+
+    async def list_versions(self, doc_id: str, limit: int = 1000) -> list[Version]:
+        """Versions, newest first (by revision, then creation)."""
