@@ -95,6 +95,26 @@ class TextBuffer:
             else:
                 self.splice(pos, -c, "")
 
+    def invert(self, op: TextOperation) -> TextOperation:
+        """The inverse of ``op`` for the current text (as ``op.invert(str(self))``)."""
+        if op.base_length != self._length:
+            raise LengthMismatch(
+                f"operation expects a document of {op.base_length} characters, "
+                f"got {self._length}"
+            )
+        inv = TextOperation()
+        pos = 0
+        for c in op.ops:
+            if type(c) is str:
+                inv.delete(len(c))
+            elif c > 0:
+                inv.retain(c)
+                pos += c
+            else:
+                inv.insert(self.slice(pos, pos - c))
+                pos -= c
+        return inv
+
     def slice(self, start: int, end: int) -> str:
         """The text between code points ``start`` and ``end``."""
         if start >= end:

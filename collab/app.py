@@ -1,0 +1,165 @@
+"""The composition root: :func:`create_app` picks the store, pub/sub and authenticator.
+
+Nothing else in the package imports a database or Redis driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+
+from collab.api import router as api_router
+from collab.auth import Authenticator, OpenAuth
+from collab.errors import Close
+from collab.metrics import Metrics
+from collab.pubsub.base import PubSub
+from collab.registry import Rooms
+from collab.session import Session
+from collab.settings import Settings
+from collab.store.base import Store
+from collab.wire import DOC_ID
+
+log = logging.getLogger("collab")
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+@dataclass
+class Services:
+    """What request handlers share; one per app."""
+
+    settings: Settings
+    store: Store
+    pubsub: PubSub
+    auth: Authenticator
+    rooms: Rooms
+    metrics: Metrics
+
+
+def _default_store(settings: Settings) -> Store:
+    from collab.store.sql import SqlStore
+
+    return SqlStore(settings.database_url)
+
+
+def _default_pubsub(settings: Settings) -> PubSub:
+    if settings.redis_url:
+        from collab.pubsub.redis import RedisPubSub
+
+        return RedisPubSub(settings.redis_url)
+    from collab.pubsub.memory import MemoryPubSub
+
+    return MemoryPubSub()
+
+
+def _default_auth(settings: Settings) -> Authenticator:
+    if settings.jwt_secret:
+        from collab.jwt_auth import JwtAuth
+
+        return JwtAuth(settings.jwt_secret)
+    return OpenAuth()
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """PROTOCOL §5: no Origin (non-browser) passes; else the allow-list, or our own origin."""
+    if origin is None:
+        return True
+    if allowed:
+        return origin in allowed or "*" in allowed
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc.lower() == (host or "").lower()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    pubsub: PubSub | None = None,
+    auth: Authenticator | None = None,
+) -> FastAPI:
+    """Build the application. Unset parts are chosen from ``settings``."""
+    settings = settings or Settings.from_env()
+    store = store if store is not None else _default_store(settings)
+    pubsub = pubsub if pubsub is not None else _default_pubsub(settings)
+    auth = auth if auth is not None else _default_auth(settings)
+    metrics = Metrics()
+    rooms = Rooms(store, pubsub, settings, metrics)
+    services = Services(settings, store, pubsub, auth, rooms, metrics)
+    metrics.queue_depth = lambda: sum(len(s._out) for r in rooms.all() for s in r.sessions.values())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        await pubsub.start(rooms.on_message)
+        log.info("started settings=%s", settings.masked())
+        try:
+            yield
+        finally:
+            await rooms.close_all()
+            await pubsub.close()
+            await store.close()
+
+    app = FastAPI(
+        title="collab",
+        summary="Collaborative plain-text editing over operational transformation.",
+        description="WebSocket editing at `/ws/{doc_id}` (see docs/protocol.md); "
+        "the HTTP API below manages documents and their history.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.include_router(api_router)
+
+    @app.websocket("/ws/{doc_id}")
+    async def ws_endpoint(ws: WebSocket, doc_id: str) -> None:
+        if not origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+        ):
+            log.info("refused origin=%s doc=%s", ws.headers.get("origin"), doc_id)
+            await ws.close(code=int(Close.NO_ACCESS))
+            return
+        await ws.accept()
+        if DOC_ID.fullmatch(doc_id) is None:
+            await ws.close(code=int(Close.BAD_HELLO), reason="bad document id")
+            return
+        if rooms.closing:
+            await ws.close(code=int(Close.GOING_AWAY))
+            return
+        metrics.connections += 1
+        await Session(ws, doc_id, services).run()
+
+    @app.get("/healthz", summary="Liveness: 200 when the store answers", tags=["ops"])
+    async def healthz() -> PlainTextResponse:
+        ok = await store.ping()
+        return PlainTextResponse("ok\n" if ok else "store unavailable\n", 200 if ok else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["ops"])
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def index() -> FileResponse | RedirectResponse:
+        page = WEB_DIR / "index.html"
+        if page.exists():
+            return FileResponse(page)
+        return RedirectResponse("/docs")
+
+    @app.get("/d/{doc_id}", include_in_schema=False, response_model=None)
+    async def editor(doc_id: str) -> FileResponse | RedirectResponse:
+        page = WEB_DIR / "editor.html"
+        if page.exists():
+            return FileResponse(page)
+        return RedirectResponse("/docs")
+
+    if WEB_DIR.is_dir():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+    return app

@@ -1,0 +1,1 @@
+"""Fan-out of committed revisions between server processes."""
