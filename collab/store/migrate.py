@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
-from alembic import command
 from collab.store.base import StoreError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./collab.db"

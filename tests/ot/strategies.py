@@ -13,6 +13,7 @@ zero-width joiner, mixed with arbitrary scalar values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from hypothesis import strategies as st
 
@@ -131,13 +132,13 @@ def many_component_ops_on(draw: st.DrawFn, doc: str, min_segments: int = 12) -> 
     ``min_segments`` characters."""
     n = len(doc)
     cuts = draw(
-        st.lists(st.integers(1, n - 1), min_size=min_segments, max_size=n - 1, unique=True)
+        st.lists(st.integers(1, n - 1), min_size=min_segments - 1, max_size=n - 1, unique=True)
     )
     bounds = [0, *sorted(cuts), n]
     retain_first = draw(st.booleans())
     raw: list[Component] = []
     out: list[str] = []
-    for k, (s, e) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for k, (s, e) in enumerate(pairwise(bounds)):
         if draw(st.integers(0, 3)) == 0:
             text = draw(inserts)
             raw.append(text)

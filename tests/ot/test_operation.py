@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ot import InvalidOperation, LengthMismatch, OTError, TextOperation, from_splice
 from tests.ot.canonical import assert_canonical
-from tests.ot.strategies import OpCase, doc_and_op, docs, splices_on, texts
+from tests.ot.strategies import OpCase, doc_and_op, docs, inserts, texts
 
 # -- apply ------------------------------------------------------------------------------------
 
@@ -84,15 +84,16 @@ def test_json_round_trip(case: OpCase) -> None:
 @given(st.data())
 def test_from_splice_is_the_splice_builder(data: st.DataObject) -> None:
     doc = data.draw(docs)
-    case = data.draw(splices_on(doc))
-    pos, deleted, inserted = (
-        case.raw[0] if case.raw and type(case.raw[0]) is int and case.raw[0] > 0 else 0,
-        len(doc) - len(case.result) + sum(len(c) for c in case.raw if type(c) is str),
-        "".join(c for c in case.raw if type(c) is str),
-    )
-    op = from_splice(len(doc), pos, deleted, inserted)
-    assert op == case.op
+    n = len(doc)
+    pos = data.draw(st.integers(0, n))
+    deleted = data.draw(st.integers(0, n - pos))
+    inserted = data.draw(st.one_of(st.just(""), inserts))
+    op = from_splice(n, pos, deleted, inserted)
     assert_canonical(op)
+    assert op == TextOperation().retain(pos).insert(inserted).delete(deleted).retain(
+        n - pos - deleted
+    )
+    assert op.apply(doc) == doc[:pos] + inserted + doc[pos + deleted :]
     if inserted or deleted:
         assert op.splice() == (pos, deleted, inserted)
         assert not op.is_noop()
@@ -113,9 +114,7 @@ def test_repr_is_python_that_rebuilds_the_operation(case: OpCase) -> None:
     assert hash(rebuilt) == hash(case.op)
 
 
-@pytest.mark.parametrize(
-    ("base", "pos", "deleted"), [(3, 4, 0), (3, 2, 2), (3, -1, 0), (3, 0, -1)]
-)
+@pytest.mark.parametrize(("base", "pos", "deleted"), [(3, 4, 0), (3, 2, 2), (3, -1, 0), (3, 0, -1)])
 def test_from_splice_outside_the_text_raises(base: int, pos: int, deleted: int) -> None:
     with pytest.raises(InvalidOperation):
         from_splice(base, pos, deleted, "x")
