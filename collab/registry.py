@@ -10,7 +10,7 @@ from typing import Any
 from collab.errors import Close
 from collab.metrics import Metrics
 from collab.pubsub.base import PubSub
-from collab.room import Remote, Room
+from collab.room import Remote, Room, record_from_json
 from collab.settings import Settings
 from collab.store.base import DocumentExists, Store
 
@@ -134,9 +134,20 @@ class Rooms:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
+        if msg.get("resync"):
+            room.queue.put_nowait(Remote(None))
+            return
         rev = msg.get("rev")
-        if type(rev) is int and rev > room.rev:
-            room.queue.put_nowait(Remote(rev))
+        if type(rev) is not int or rev <= room.rev:
+            return
+        records = None
+        raw = msg.get("records")
+        if isinstance(raw, list):
+            try:
+                records = [record_from_json(r) for r in raw]
+            except (KeyError, TypeError, ValueError):
+                log.warning("malformed pub/sub records for doc=%s", doc_id)
+        room.queue.put_nowait(Remote(rev, records))
 
     async def _remote_delete(self, doc_id: str) -> None:
         if await self.store.get_document(doc_id) is None:

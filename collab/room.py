@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from collab.errors import Close, ErrorCode, ProtocolError
@@ -84,9 +85,15 @@ class Read:
 
 @dataclass(slots=True)
 class Remote:
-    """Operations committed elsewhere (another process), to integrate."""
+    """Operations committed elsewhere (another process), to integrate.
 
-    upto: int
+    ``upto`` is the revision announced (None: look at the store anyway, e.g. after the
+    pub/sub connection came back); ``records`` the announced operations when they came
+    along, which saves a read when they continue our history exactly.
+    """
+
+    upto: int | None
+    records: list[OpRecord] | None = None
 
 
 Job = Submit | Join | Restore | Autosave | Remote | Read
@@ -234,7 +241,7 @@ class Room:
                 if not job.done.done():
                     job.done.set_result((self.rev, str(self.text)))
             else:
-                await self._catch_up_remote(job.upto)
+                await self._catch_up_remote(job.upto, job.records)
         if batch:
             await self._commit_batch(batch)
 
@@ -292,7 +299,9 @@ class Room:
         p = _Prepared(job)
         client = job.session.client
         last = self.last_seq.get(client)
-        if last is None:
+        if last is None or job.seq > last + 1:
+            # Not cached, or apparently skipping ahead: the client may have committed through
+            # another process meanwhile, so the store has the last word.
             last = self.last_seq[client] = await self.store.last_seq(self.doc_id, client)
         if job.seq <= last:
             p.dup_of = in_batch.get((client, job.seq))
@@ -390,10 +399,17 @@ class Room:
             author.send(encode({"type": "ack", "seq": rec.seq, "rev": rec.rev}))
         self.metrics.ops_committed += 1
 
+    def _publish(self, records: list[OpRecord]) -> None:
+        """Tell other processes; small batches travel whole, saving them a read."""
+        msg: dict[str, Any] = {"rev": records[-1].rev}
+        if sum(len(r.op) for r in records) <= 64:
+            msg["records"] = [record_to_json(r) for r in records]
+        self.pubsub.publish_nowait(self.doc_id, msg)
+
     def _after_commit(self, records: list[OpRecord]) -> None:
         if not records:
             return
-        self.pubsub.publish_nowait(self.doc_id, {"rev": records[-1].rev})
+        self._publish(records)
         self._ops_since_version += len(records)
         if self._ops_since_version >= self.settings.autosave_every:
             self.queue.put_nowait(Autosave())
@@ -404,11 +420,17 @@ class Room:
             self.settings.autosave_idle, self.queue.put_nowait, Autosave()
         )
 
-    async def _catch_up_remote(self, upto: int | None) -> None:
+    async def _catch_up_remote(
+        self, upto: int | None, announced: list[OpRecord] | None = None
+    ) -> None:
         """Integrate operations other processes committed (after a conflict or a publish)."""
         if upto is not None and upto <= self.rev:
             return
-        records = await self.store.get_ops(self.doc_id, self.rev)
+        fresh = [r for r in announced or [] if r.rev > self.rev]
+        if fresh and fresh[0].rev == self.rev + 1 and fresh[-1].rev == upto:
+            records = fresh
+        else:
+            records = await self.store.get_ops(self.doc_id, self.rev)
         for rec in records:
             if rec.rev != self.rev + 1:  # pragma: no cover - the store keeps revisions contiguous
                 raise RuntimeError(f"gap in stored history at {rec.rev}")
@@ -473,7 +495,7 @@ class Room:
         await self.store.add_version(self.doc_id, self.rev, "restore", None, author)
         self._version_rev = self._snapshot_rev = self.rev
         self._ops_since_version = 0
-        self.pubsub.publish_nowait(self.doc_id, {"rev": self.rev})
+        self._publish(records)
         job.done.set_result(self.rev)
 
     async def _autosave(self, final: bool = False) -> None:
@@ -489,6 +511,24 @@ class Room:
 
     def idle(self) -> bool:
         return not self.sessions and self.queue.empty()
+
+
+def record_to_json(rec: OpRecord) -> dict[str, Any]:
+    """An OpRecord as JSON for pub/sub (all fields, unlike the wire record)."""
+    return {**_wire_record(rec), "user_id": rec.user_id, "created_at": rec.created_at.isoformat()}
+
+
+def record_from_json(d: dict[str, Any]) -> OpRecord:
+    """Inverse of :func:`record_to_json`; raises on malformed input."""
+    return OpRecord(
+        rev=int(d["rev"]),
+        op=list(d["op"]),
+        client=d["client"],
+        seq=d["seq"],
+        user=dict(d["user"]),
+        user_id=d["user_id"],
+        created_at=datetime.fromisoformat(d["created_at"]),
+    )
 
 
 def _wire_record(rec: OpRecord) -> dict[str, Any]:

@@ -37,8 +37,9 @@ ATOMS = (
     "\u200d",  # zero-width joiner
 )
 
-# Any Unicode scalar value except U+0000 (the engine refuses it in inserted text).
-SCALARS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+# Any Unicode scalar value except U+0000 (the engine refuses it in inserted text) and the
+# private-use characters, which tests keep for marking characters of a document.
+SCALARS = st.characters(exclude_categories=("Cs", "Co"), exclude_characters="\x00")
 
 
 def texts(min_size: int = 0, max_size: int = 12) -> st.SearchStrategy[str]:

@@ -68,6 +68,8 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
  * @property {number} [presenceDelay] ms: local selection updates are sent at most this often (default 50)
  * @property {number} [retryAfterRateLimit] ms before resending an operation refused as rate_limited (default 1000)
  * @property {number} [historyLimit] committed revisions kept to map late presence updates (default 200)
+ * @property {(error: unknown) => void} [reportError] where an exception thrown by a listener goes
+ *   (default globalThis.reportError, else rethrown in a microtask)
  */
 
 /**
@@ -116,6 +118,13 @@ function clampSelection(selection, max) {
   return selection === null ? null : selection.map(([a, h]) => [Math.min(a, max), Math.min(h, max)]);
 }
 
+/** @param {unknown} error */
+function rethrowLater(error) {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 /** @returns {Pick<Storage, "getItem" | "setItem"> | null} */
 function defaultStorage() {
   try {
@@ -145,6 +154,7 @@ export class Connection {
     this._presenceDelay = options.presenceDelay ?? 50;
     this._retryAfterRateLimit = options.retryAfterRateLimit ?? 1000;
     this._historyLimit = options.historyLimit ?? 200;
+    this._reportError = options.reportError ?? globalThis.reportError ?? rethrowLater;
     /** This tab's client id. */
     this.clientId = options.clientId ?? loadClientId(options.storage === undefined ? defaultStorage() : options.storage);
 
@@ -703,9 +713,7 @@ export class Connection {
         } catch (e) {
           // A broken listener must not break the session; report it the way
           // an uncaught error in an event handler is reported.
-          queueMicrotask(() => {
-            throw e;
-          });
+          this._reportError(e);
         }
       }
     }

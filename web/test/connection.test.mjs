@@ -188,24 +188,19 @@ describe("editing", () => {
     assert.deepEqual(socket.take(), [{ type: "op", rev: 1, seq: 1, op: [1, "b"] }]);
   });
 
-  test("a throwing listener does not break the session", async () => {
-    const env = setup();
+  test("a throwing listener does not break the session", () => {
+    /** @type {unknown[]} */
+    const reported = [];
+    const env = setup({ reportError: (e) => reported.push(e) });
     const { socket } = start(env, { text: "" });
-    const failures = [];
-    const onUncaught = (/** @type {Error} */ e) => failures.push(e.message);
-    process.on("uncaughtException", onUncaught);
-    try {
-      env.conn.on("change", () => {
-        throw new Error("listener bug");
-      });
-      socket.receive({ type: "op", rev: 1, op: ["a"], client: "bo", seq: 1 });
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off("uncaughtException", onUncaught);
-    }
-    assert.deepEqual(failures, ["listener bug"]);
-    assert.equal(env.conn.text, "a");
-    assert.equal(env.eventsOf("change").length, 1);
+    env.conn.on("change", () => {
+      throw new Error("listener bug");
+    });
+    socket.receive({ type: "op", rev: 1, op: ["a"], client: "bo", seq: 1 });
+    socket.receive({ type: "op", rev: 2, op: [1, "b"], client: "bo", seq: 2 });
+    assert.deepEqual(reported.map((e) => /** @type {Error} */ (e).message), ["listener bug", "listener bug"]);
+    assert.equal(env.conn.text, "ab");
+    assert.equal(env.eventsOf("change").length, 2);
   });
 });
 
@@ -241,7 +236,7 @@ describe("presence", () => {
     socket.receive({ type: "op", rev: 2, op: [2, "xy", 2], client: "bo", seq: 1 });
     assert.equal(env.conn.text, "__abxycd");
     assert.deepEqual(env.conn.peers[0].selection, [[6, 6]]);
-    env.conn.edit([0, "?", 8].slice(1));
+    env.conn.edit(["?", 8]);
     assert.deepEqual(env.conn.peers[0].selection, [[7, 7]]);
     socket.receive({ type: "leave", client: "bo" });
     assert.deepEqual(env.conn.peers, []);
