@@ -44,6 +44,13 @@ class Services:
 
 
 def _default_store(settings: Settings) -> Store:
+    from collab.store.migrate import is_sqlite
+
+    if is_sqlite(settings.database_url):
+        # Same schema and file, one thread hop per call instead of one per statement.
+        from collab.store.sqlite import SqliteStore
+
+        return SqliteStore(settings.database_url)
     from collab.store.sql import SqlStore
 
     return SqlStore(settings.database_url)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
@@ -26,7 +27,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import command
 from collab.store import migrate
 from collab.store.base import (
     DocumentExists,
@@ -48,6 +48,7 @@ from collab.store.migrate import (
 )
 from collab.store.schema import metadata, operations, snapshots, versions
 from collab.store.sql import SqlStore
+from collab.store.sqlite import SqliteStore
 
 PG_URL = os.environ.get(
     "COLLAB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -141,9 +142,11 @@ def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str | 
     return url
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite3", "postgresql"])
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
-    """None for MemoryStore, else the database URL."""
+    """None for MemoryStore, else the database URL (``sqlite3+`` selects SqliteStore)."""
+    if request.param == "sqlite3":
+        return "sqlite3+" + str(_url("sqlite", request, tmp_path))
     return _url(request.param, request, tmp_path)
 
 
@@ -163,6 +166,11 @@ async def _factory(url: str | None) -> AsyncIterator[StoreFactory]:
             await shared.open()
             made.append(shared)
             return shared
+        if url.startswith("sqlite3+"):
+            fast = SqliteStore(url.removeprefix("sqlite3+"))
+            await fast.open()
+            made.append(fast)
+            return fast
         store = SqlStore(url)
         await store.open()
         if not made and not is_sqlite(url):  # one PostgreSQL database per session

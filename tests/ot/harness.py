@@ -96,7 +96,12 @@ class Replica:
                 self.sent_seqs.add(effect.seq)
                 if self.connected:  # a send on a closed socket is lost; resend covers it
                     self.to_server.append(
-                        {"type": "op", "rev": effect.rev, "seq": effect.seq, "op": effect.op.to_json()}
+                        {
+                            "type": "op",
+                            "rev": effect.rev,
+                            "seq": effect.seq,
+                            "op": effect.op.to_json(),
+                        }
                     )
             else:  # Resync and Reset never happen on reliable FIFO links with full history
                 raise AssertionError(f"{self.name}: unexpected {effect!r}")

@@ -112,7 +112,7 @@ def general_ops_on(draw: st.DrawFn, doc: str) -> OpCase:
     else:
         op = TextOperation()
         for c in raw:
-            if type(c) is str:
+            if isinstance(c, str):
                 op.insert(c)
             elif c > 0:
                 op.retain(c)

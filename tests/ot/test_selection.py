@@ -30,7 +30,7 @@ def expected_index(index: int, op: TextOperation) -> int:
     pos = 0
     new = 0
     for c in op.ops:
-        if type(c) is str:
+        if isinstance(c, str):
             if pos <= index:
                 new += len(c)
         elif c > 0:

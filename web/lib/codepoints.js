@@ -9,7 +9,6 @@
 // operations never contain one (see isValidText).
 
 const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Whether `s` contains any surrogate code unit (so units and code points differ).
@@ -93,5 +92,12 @@ export function cpSlice(s, start, end) {
 export function isValidText(s) {
   if (s.includes("\0")) return false;
   if (!SURROGATE.test(s)) return true;
-  return typeof s.isWellFormed === "function" ? s.isWellFormed() : !LONE_SURROGATE.test(s);
+  if (typeof s.isWellFormed === "function") return s.isWellFormed();
+  // Older browsers (before String.prototype.isWellFormed): check pairs by hand.
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (isHighSurrogate(unit) && isLowSurrogate(s.charCodeAt(i + 1))) i++;
+    else if (isHighSurrogate(unit) || isLowSurrogate(unit)) return false;
+  }
+  return true;
 }

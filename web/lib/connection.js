@@ -14,9 +14,14 @@
 
 import { backoffDelay } from "./backoff.js";
 import * as machine from "./client.js";
+import { loadClientId, tabStorage } from "./client-id.js";
 import { cpLength } from "./codepoints.js";
+import { Emitter } from "./emitter.js";
 import { isSelection, parseServerMessage } from "./messages.js";
+import { PeerTable, clampSelection } from "./peers.js";
 import { TextOperation } from "./text-operation.js";
+
+export { loadClientId, newClientId } from "./client-id.js";
 
 /** What the connection is doing, reported by the "status" event. */
 export const ConnectionStatus = Object.freeze({
@@ -40,9 +45,6 @@ const FATAL_CLOSE_CODES = new Map([
 
 /** Close code for a message over the server's size limit: our operation was too big. */
 const CLOSE_TOO_LARGE = 1009;
-
-const CLIENT_ID_KEY = "collab.clientId";
-const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * @typedef {object} Timers
@@ -72,67 +74,7 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
  *   (default globalThis.reportError, else rethrown in a microtask)
  */
 
-/**
- * @typedef {object} PeerState
- * @property {string} client
- * @property {object} user
- * @property {[number, number][] | null} selection code points in the local document
- */
-
-/**
- * A random client id of 22 characters from [A-Za-z0-9_-].
- * @returns {string}
- */
-export function newClientId() {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const bytes = new Uint8Array(22);
-  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  return Array.from(bytes, (b) => alphabet[b & 63]).join("");
-}
-
-/**
- * The tab's client id, kept in `storage` so that a reload of the tab resumes
- * under the same id (the server deduplicates operations by it).
- * @param {Pick<Storage, "getItem" | "setItem"> | null} storage
- * @returns {string}
- */
-export function loadClientId(storage) {
-  try {
-    const kept = storage?.getItem(CLIENT_ID_KEY);
-    if (kept && CLIENT_ID.test(kept)) return kept;
-    const id = newClientId();
-    storage?.setItem(CLIENT_ID_KEY, id);
-    return id;
-  } catch {
-    return newClientId(); // storage disabled (privacy settings, sandboxed frame)
-  }
-}
-
-/**
- * @param {[number, number][] | null} selection
- * @param {number} max
- * @returns {[number, number][] | null}
- */
-function clampSelection(selection, max) {
-  return selection === null ? null : selection.map(([a, h]) => [Math.min(a, max), Math.min(h, max)]);
-}
-
-/** @param {unknown} error */
-function rethrowLater(error) {
-  queueMicrotask(() => {
-    throw error;
-  });
-}
-
-/** @returns {Pick<Storage, "getItem" | "setItem"> | null} */
-function defaultStorage() {
-  try {
-    return globalThis.sessionStorage ?? null;
-  } catch {
-    return null;
-  }
-}
+/** @typedef {import("./peers.js").Peer} PeerState */
 
 export class Connection {
   /** @param {ConnectionOptions} options */
@@ -153,16 +95,10 @@ export class Connection {
     this._welcomeTimeout = options.welcomeTimeout ?? 10_000;
     this._presenceDelay = options.presenceDelay ?? 50;
     this._retryAfterRateLimit = options.retryAfterRateLimit ?? 1000;
-    this._historyLimit = options.historyLimit ?? 200;
-    this._reportError = options.reportError ?? globalThis.reportError ?? rethrowLater;
     /** This tab's client id. */
-    this.clientId = options.clientId ?? loadClientId(options.storage === undefined ? defaultStorage() : options.storage);
+    this.clientId = options.clientId ?? loadClientId(options.storage === undefined ? tabStorage() : options.storage);
 
-    /** @type {Map<string, Set<(detail: any) => void>>} */
-    this._listeners = new Map();
-    /** @type {[string, any][]} events to emit once the current step is done */
-    this._queue = [];
-    this._depth = 0;
+    this._events = new Emitter(options.reportError);
 
     /** @type {machine.ClientState | null} */
     this._state = null;
@@ -171,10 +107,7 @@ export class Connection {
     this._length = 0; // code points of _text
     /** @type {string | null} the server document at _state.rev */
     this._serverText = null;
-    /** @type {{rev: number, op: TextOperation}[]} recent committed operations, oldest first */
-    this._history = [];
-    /** @type {Map<string, PeerState>} */
-    this._peers = new Map();
+    this._peers = new PeerTable(options.historyLimit ?? 200);
     /** @type {string | null} */
     this._role = null;
     /** @type {string | null} */
@@ -183,6 +116,7 @@ export class Connection {
     /** @type {WebSocket | null} */
     this._socket = null;
     this._welcomed = false;
+    /** @type {string} */
     this._status = ConnectionStatus.OFFLINE;
     this._reportedUnsent = 0;
     this._stopped = true; // not connecting: close() was called, or a fatal close
@@ -232,7 +166,7 @@ export class Connection {
 
   /** @returns {PeerState[]} the other clients on this document, selections in local code points */
   get peers() {
-    return Array.from(this._peers.values(), (p) => ({ ...p }));
+    return this._peers.list();
   }
 
   /**
@@ -245,10 +179,7 @@ export class Connection {
    * @returns {() => void} removes the listener
    */
   on(type, listener) {
-    let set = this._listeners.get(type);
-    if (set === undefined) this._listeners.set(type, (set = new Set()));
-    set.add(listener);
-    return () => this.off(type, listener);
+    return this._events.on(type, listener);
   }
 
   /**
@@ -256,7 +187,7 @@ export class Connection {
    * @param {(detail: any) => void} listener
    */
   off(type, listener) {
-    this._listeners.get(type)?.delete(listener);
+    this._events.off(type, listener);
   }
 
   /** Start connecting (and keep reconnecting until close()). */
@@ -368,12 +299,12 @@ export class Connection {
 
   /**
    * Give up on the current socket and reconnect.
-   * @param {string} reason
+   * @param {string} _reason why, for reading the code (the close frame carries none)
    */
-  _drop(reason) {
+  _drop(_reason) {
     const socket = this._socket;
     this._detach();
-    socket?.close(1000, reason.slice(0, 100));
+    socket?.close(1000);
     if (!this._stopped) this._retry();
   }
 
@@ -400,6 +331,7 @@ export class Connection {
   _receive(data) {
     this._clear("pong"); // any message shows the connection is alive
     const parsed = parseServerMessage(data);
+    if (!parsed.ok && parsed.unknown) return; // a newer server's message type
     if (!parsed.ok) {
       this._emit("error", { code: "bad_message", message: `from server: ${parsed.error}`, fatal: false });
       // Losing a welcome, an op or an ack breaks the stream: reload the text
@@ -455,9 +387,10 @@ export class Connection {
     this._askText = false;
     /** @type {machine.Transition} */
     let step;
+    const state = /** @type {machine.ClientState} */ (this._state);
     if (fresh) step = machine.load(welcome);
-    else if (welcome.ops !== undefined) step = machine.reconnect(this._state, welcome, this.clientId);
-    else step = machine.rebase(this._state, welcome, /** @type {string} */ (this._serverText));
+    else if (welcome.ops !== undefined) step = machine.reconnect(state, welcome, this.clientId);
+    else step = machine.rebase(state, welcome, /** @type {string} */ (this._serverText));
     this._discard = false;
     this._run(step);
     if (!this._welcomed) return; // the catch-up did not fit: _run reconnected
@@ -475,9 +408,16 @@ export class Connection {
     if (aboutOutstanding && code === "rate_limited") {
       this._emit("error", { code, message, seq, fatal: false });
       this._later("resend", this._retryAfterRateLimit * (1 + this._random()), () => this._resendOutstanding());
+    } else if (aboutOutstanding && code === "bad_rev") {
+      // Our base revision is older than the history the server keeps: reload
+      // the text and rebase the local work onto it.
+      this._emit("error", { code, message, seq, fatal: false });
+      this._askText = true;
+      this._drop("operation's revision refused");
     } else if (aboutOutstanding) {
-      // The server refused our operation: the local document has something the
-      // server will never accept. Reload it, dropping the work not yet committed.
+      // The server refused our operation (bad_op, too_large, forbidden,
+      // bad_seq, ...): the local document holds something the server will
+      // never accept. Reload it, dropping the work not yet committed.
       this._discardLocalWork(code, message);
       this._drop(`operation refused: ${code}`);
     } else {
@@ -523,18 +463,17 @@ export class Connection {
           break;
         case "committed":
           this._serverText = effect.op.apply(/** @type {string} */ (this._serverText));
-          this._history.push({ rev: effect.rev, op: effect.op });
-          if (this._history.length > this._historyLimit) this._history.shift();
+          this._peers.remember(effect.rev, effect.op);
           break;
         case "server_text":
           this._serverText = effect.text;
-          this._history = [];
+          this._peers.forgetHistory();
           break;
         case "reset":
           this._serverText = effect.text;
           this._setText(effect.text, cpLength(effect.text));
-          this._history = [];
-          for (const peer of this._peers.values()) peer.selection = null;
+          this._peers.forgetHistory();
+          this._peers.clearSelections();
           this._selection = clampSelection(this._selection, this._length);
           this._emit("reset", { text: effect.text, rev: effect.rev });
           break;
@@ -580,27 +519,7 @@ export class Connection {
    */
   _transformSelections(op) {
     this._selection = machine.transformSelection(this._selection, op);
-    for (const peer of this._peers.values()) peer.selection = machine.transformSelection(peer.selection, op);
-  }
-
-  /**
-   * A selection in the server document at `rev`, mapped to the local
-   * document; undefined when it cannot be (a revision we do not have).
-   * @param {[number, number][] | null} selection
-   * @param {number} rev
-   * @returns {[number, number][] | null | undefined}
-   */
-  _localSelection(selection, rev) {
-    const state = /** @type {machine.ClientState} */ (this._state);
-    if (selection === null) return null;
-    if (rev > state.rev) return undefined;
-    let result = selection;
-    if (rev < state.rev) {
-      const start = this._history.findIndex((entry) => entry.rev === rev + 1);
-      if (start < 0 || this._history.length - start !== state.rev - rev) return undefined;
-      for (const { op } of this._history.slice(start)) result = machine.transformSelection(result, op);
-    }
-    return clampSelection(machine.selectionFromServer(state, result), this._length);
+    this._peers.transform(op);
   }
 
   /**
@@ -611,9 +530,10 @@ export class Connection {
    */
   _onPresence(client, user, rev, selection) {
     if (client === this.clientId) return;
-    const local = this._localSelection(selection, rev);
+    const state = /** @type {machine.ClientState} */ (this._state);
+    const local = this._peers.toLocal(state, selection, rev, this._length);
     if (local === undefined) return; // stale beyond our history, or ahead of us: the next one will do
-    this._peers.set(client, { client, user, selection: local });
+    this._peers.set(client, user, local);
     this._emit("presence", { client, user, selection: local });
   }
 
@@ -623,7 +543,7 @@ export class Connection {
    */
   _onJoin(client, user) {
     if (client === this.clientId) return;
-    this._peers.set(client, { client, user, selection: null });
+    this._peers.set(client, user, null);
     this._emit("join", { client, user });
   }
 
@@ -637,7 +557,7 @@ export class Connection {
   _setPeers(peers) {
     const state = /** @type {machine.ClientState} */ (this._state);
     const present = new Set(peers.map((p) => p.client));
-    for (const client of [...this._peers.keys()]) if (!present.has(client)) this._onLeave(client);
+    for (const client of this._peers.clients()) if (!present.has(client)) this._onLeave(client);
     for (const peer of peers) {
       if (peer.client === this.clientId) continue;
       if (!this._peers.has(peer.client)) this._onJoin(peer.client, peer.user);
@@ -687,35 +607,15 @@ export class Connection {
   }
 
   /**
-   * Queue an event; events go out when the current step is complete, so
-   * listeners always see a consistent connection (and may call edit()).
    * @param {string} type
    * @param {any} detail
    */
   _emit(type, detail) {
-    this._queue.push([type, detail]);
+    this._events.emit(type, detail);
   }
 
-  /** @param {() => void} fn */
-  _batch(fn) {
-    this._depth++;
-    try {
-      fn();
-    } finally {
-      this._depth--;
-    }
-    if (this._depth > 0) return;
-    while (this._queue.length > 0) {
-      const [type, detail] = /** @type {[string, any]} */ (this._queue.shift());
-      for (const listener of [...(this._listeners.get(type) ?? [])]) {
-        try {
-          listener(detail);
-        } catch (e) {
-          // A broken listener must not break the session; report it the way
-          // an uncaught error in an event handler is reported.
-          this._reportError(e);
-        }
-      }
-    }
+  /** @param {() => void} step */
+  _batch(step) {
+    this._events.batch(step);
   }
 }

@@ -38,8 +38,9 @@ import { OperationError, TextOperation } from "./text-operation.js";
 
 /**
  * @typedef {{ok: true, message: ServerMessage}
- *   | {ok: false, type: string|null, error: string}} ParseResult
- *   type is the message's type when it has one (an unknown type is not ok either)
+ *   | {ok: false, type: string|null, unknown: boolean, error: string}} ParseResult
+ *   type is the message's type when it has one; unknown is true for a type
+ *   this client does not know (to be ignored, not reported)
  */
 
 class Invalid extends Error {}
@@ -163,20 +164,22 @@ const PARSERS = {
  * @returns {ParseResult}
  */
 export function parseServerMessage(data) {
-  if (typeof data !== "string") return { ok: false, type: null, error: "not a text frame" };
+  if (typeof data !== "string") return { ok: false, type: null, unknown: false, error: "not a text frame" };
   let m;
   try {
     m = JSON.parse(data);
   } catch {
-    return { ok: false, type: null, error: "not JSON" };
+    return { ok: false, type: null, unknown: false, error: "not JSON" };
   }
-  if (!isObject(m) || typeof m.type !== "string") return { ok: false, type: null, error: "not an object with a type" };
+  if (!isObject(m) || typeof m.type !== "string") {
+    return { ok: false, type: null, unknown: false, error: "not an object with a type" };
+  }
   const parse = Object.hasOwn(PARSERS, m.type) ? PARSERS[m.type] : undefined;
-  if (parse === undefined) return { ok: false, type: m.type, error: `unknown message type ${m.type}` };
+  if (parse === undefined) return { ok: false, type: m.type, unknown: true, error: `unknown message type ${m.type}` };
   try {
     return { ok: true, message: parse(m) };
   } catch (e) {
-    if (e instanceof Invalid) return { ok: false, type: m.type, error: `${m.type}: ${e.message}` };
+    if (e instanceof Invalid) return { ok: false, type: m.type, unknown: false, error: `${m.type}: ${e.message}` };
     throw e;
   }
 }

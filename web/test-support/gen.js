@@ -104,7 +104,8 @@ export function scramble(rng, ops) {
   }
   // Move deletes before the inserts that follow them (the reverse of canonical).
   for (let i = 0; i + 1 < out.length; i++) {
-    if (typeof out[i] === "string" && typeof out[i + 1] === "number" && out[i + 1] < 0 && rng.chance(0.7)) {
+    const next = out[i + 1];
+    if (typeof out[i] === "string" && typeof next === "number" && next < 0 && rng.chance(0.7)) {
       [out[i], out[i + 1]] = [out[i + 1], out[i]];
       i++;
     }

@@ -177,6 +177,22 @@ describe("editing", () => {
     assert.equal(env.conn.unsent, 0);
   });
 
+  test("our own operation arriving as a broadcast counts as its ack; the late ack is ignored", () => {
+    // With several server processes, a commit made through our previous
+    // connection can reach us as an op with our own client id.
+    const env = setup();
+    const { socket } = start(env, { text: "" });
+    env.conn.edit(["a"]);
+    socket.take();
+    socket.receive({ type: "op", rev: 1, op: ["a"], client: "me", seq: 1 });
+    assert.equal(env.conn.text, "a");
+    assert.equal(env.conn.unsent, 0);
+    assert.equal(env.conn.rev, 1);
+    socket.receive({ type: "ack", seq: 1, rev: 1 });
+    assert.equal(socket.closedByClient, null);
+    assert.deepEqual(env.eventsOf("change"), []);
+  });
+
   test("a change listener may edit", () => {
     const env = setup();
     const { socket } = start(env, { text: "" });
@@ -477,6 +493,23 @@ describe("errors", () => {
     assert.equal(env.eventsOf("reset").length, 2);
   });
 
+  test("bad_rev for our operation: reload the text and rebase the local work", () => {
+    const env = setup();
+    const { socket } = start(env, { text: "abc", rev: 1 });
+    env.conn.edit([3, "!"]);
+    socket.take();
+    socket.receive({ type: "error", code: "bad_rev", message: "too old", seq: 1 });
+    assert.ok(socket.closedByClient);
+    env.timers.advance(250);
+    const next = env.WS.last;
+    next.open();
+    assert.equal(next.take()[0].rev, undefined);
+    next.receive({ type: "welcome", doc: "notes", rev: 9, role: "edit", seq: 0, peers: [], text: "abcd" });
+    // Both inserted at 3: ours is transformed as `a`, so it stays first.
+    assert.equal(env.conn.text, "abc!d");
+    assert.deepEqual(next.take(), [{ type: "op", rev: 9, seq: 1, op: [3, "!", 1] }]);
+  });
+
   test("an error about something else is reported and changes nothing", () => {
     const env = setup();
     const { socket } = start(env, { text: "" });
@@ -485,7 +518,7 @@ describe("errors", () => {
     assert.equal(socket.closedByClient, null);
   });
 
-  test("garbage from the server is reported; an unusable op makes it reload the text", () => {
+  test("garbage from the server is reported, unknown types ignored; an unusable op makes it reload the text", () => {
     const env = setup();
     const { socket } = start(env, { text: "a", rev: 1 });
     socket.receive("not json");
@@ -496,7 +529,7 @@ describe("errors", () => {
     assert.ok(socket.closedByClient);
     assert.deepEqual(
       env.eventsOf("error").map((e) => e.code),
-      ["bad_message", "bad_message", "bad_message", "bad_message"],
+      ["bad_message", "bad_message", "bad_message"],
     );
     env.timers.advance(250);
     env.WS.last.open();

@@ -121,9 +121,10 @@ describe("convergence (seeded simulation)", () => {
       }
     }
     // The runs must have gone down every path they are meant to test.
-    assert.ok(total.revisions > 60 * 20, JSON.stringify(total));
+    assert.ok(total.revisions > 60 * 10, JSON.stringify(total));
     assert.ok(total.catchUps > 60 && total.ownInCatchUp > 5 && total.textWelcomes > 5, JSON.stringify(total));
-    assert.ok(total.duplicates >= 0, JSON.stringify(total));
+    // Our own operation in a catch-up counts as its ack: nothing is resent that the server has.
+    assert.equal(total.duplicates, 0, JSON.stringify(total));
   });
 
   test("every edit is committed exactly once", () => {

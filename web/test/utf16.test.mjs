@@ -37,10 +37,17 @@ describe("code point helpers", () => {
   });
 
   test("isValidText", () => {
-    assert.ok(isValidText("a😀"));
-    assert.ok(!isValidText("\ud83d"));
-    assert.ok(!isValidText("\ude00a"));
-    assert.ok(!isValidText("a\0"));
+    const cases = { "a😀": true, "\ud83d": false, "\ude00a": false, "a\ud83d\ud83d": false, "😀\ude00": false, "a\0": false };
+    for (const [s, valid] of Object.entries(cases)) assert.equal(isValidText(s), valid, JSON.stringify(s));
+    // The same without String.prototype.isWellFormed (browsers before 2023).
+    const isWellFormed = Object.getOwnPropertyDescriptor(String.prototype, "isWellFormed");
+    // @ts-ignore
+    delete String.prototype.isWellFormed;
+    try {
+      for (const [s, valid] of Object.entries(cases)) assert.equal(isValidText(s), valid, JSON.stringify(s));
+    } finally {
+      if (isWellFormed) Object.defineProperty(String.prototype, "isWellFormed", isWellFormed);
+    }
   });
 });
 
