@@ -160,12 +160,19 @@ async def list_docs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: str | None = None,
 ) -> list[DocSummary]:
-    docs = await svc.store.list_documents(limit, after)
-    return [
-        DocSummary(id=d.id, rev=d.rev, updated_at=d.updated_at)
-        for d in docs
-        if svc.auth.role(who, d.id) is not None
-    ]
+    out: list[DocSummary] = []
+    # Filter by grant before counting to ``limit``: keep reading pages until it is met.
+    for _ in range(100):
+        docs = await svc.store.list_documents(limit, after)
+        out += [
+            DocSummary(id=d.id, rev=d.rev, updated_at=d.updated_at)
+            for d in docs
+            if svc.auth.role(who, d.id) is not None
+        ]
+        if len(out) >= limit or len(docs) < limit:
+            break
+        after = docs[-1].id
+    return out[:limit]
 
 
 @router.get("/docs/{doc_id}", summary="A document's current text")

@@ -67,6 +67,25 @@ def db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def token(args: argparse.Namespace) -> int:
+    from collab.jwt_auth import mint
+
+    secret = args.secret or Settings.from_env().jwt_secret
+    if not secret:
+        print("no secret: set COLLAB_JWT_SECRET or pass --secret", file=sys.stderr)
+        return 2
+    docs: dict[str, str] = {}
+    for grant in args.docs:
+        for part in grant.split(","):
+            pattern, _, role = part.partition("=")
+            if role not in ("edit", "view") or not pattern:
+                print(f"bad grant {part!r}: use PATTERN=edit or PATTERN=view", file=sys.stderr)
+                return 2
+            docs[pattern] = role
+    print(mint(secret, args.user, args.name or args.user, docs, args.ttl))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="collab", description="Collaborative text editing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations")
     up.add_argument("--database-url", default=None)
     up.set_defaults(func=db_upgrade)
+
+    tok = sub.add_parser("token", help="mint a token for local use")
+    tok.add_argument("--user", required=True, help="the user id (sub)")
+    tok.add_argument("--name", default=None, help="display name (default: the user id)")
+    tok.add_argument(
+        "--docs", action="append", default=[], help="grants, e.g. 'notes-*=edit,*=view'"
+    )
+    tok.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
+    tok.add_argument("--secret", default=None, help="default: COLLAB_JWT_SECRET")
+    tok.set_defaults(func=token)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

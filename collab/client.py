@@ -323,21 +323,34 @@ class CollabClient:
             code = ws.close_code
             if code in FINAL_CLOSE_CODES and not self._closing:
                 raise CollabError(code, ws.close_reason or "")
+            if code == 1009 and not self._closing:
+                # Our message was over the size limit: resending it would loop.
+                self._reload()
 
     def _handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         if kind == "welcome":
             self.role = msg.get("role")
             if not self._loaded and "text" in msg:
-                self.state = machine.initial(msg["rev"], msg.get("seq", 0))
+                self.state = machine.initial(
+                    msg["rev"], max(msg.get("seq", 0), self.state.last_seq)
+                )
                 self.text = msg["text"]
                 effects: list[Effect] = []
             else:
                 self.state, effects = machine.welcome(self.state, self.client_id, msg)
             self._loaded = True
-            self.peers = {p["client"]: dict(p) for p in msg.get("peers", [])}
+            self.peers = {}
             self._welcomed.set()
             self._run_effects(effects)
+            # Peers are at welcome.rev; our unacknowledged edits are on top of that.
+            pend = self.pending
+            for p in msg.get("peers", []):
+                peer = dict(p)
+                if peer.get("selection") is not None and pend is not None:
+                    sel = Selection.from_json(peer["selection"]).transform(pend)
+                    peer["selection"] = sel.to_json()
+                self.peers[p["client"]] = peer
             self._emit("status", {"status": "connected"})
         elif kind == "ack":
             self.state, effects = machine.server_ack(self.state, msg["seq"], msg["rev"])
@@ -358,7 +371,11 @@ class CollabClient:
                     },
                 )
         elif kind == "presence":
-            self.peers.setdefault(msg["client"], {}).update(msg)
+            peer = dict(msg)
+            pend = self.pending
+            if peer.get("selection") is not None and pend is not None:
+                peer["selection"] = Selection.from_json(peer["selection"]).transform(pend).to_json()
+            self.peers.setdefault(msg["client"], {}).update(peer)
             self._emit("presence", msg)
         elif kind == "join":
             self.peers[msg["client"]] = {
@@ -387,3 +404,15 @@ class CollabClient:
             )
         else:
             log.warning("operation %s rejected: %s %s", seq, msg.get("code"), msg.get("message"))
+            self._reload()
+
+    def _reload(self) -> None:
+        """Our pending work was refused: drop it and reload the text from the server."""
+        lost = self.pending
+        self._loaded = False
+        # A refused operation does not use up its seq.
+        unused = 0 if isinstance(self.state, machine.Synchronized) else 1
+        self.state = machine.initial(self.state.rev, self.state.last_seq - unused)
+        self._emit("reset", {"text": self.text, "rev": self.rev, "lost": lost})
+        if self._ws is not None:
+            self._ws.transport.abort()

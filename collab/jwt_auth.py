@@ -32,8 +32,9 @@ class JwtAuth:
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("the token has expired") from None
-        except jwt.PyJWTError:
-            # Never echo the token or the library's message (it may quote the token).
+        except Exception:
+            # Never echo the token or the library's message (it may quote the token). Any
+            # failure, not only PyJWTError (a lone surrogate fails to encode), is a bad token.
             raise AuthError("the token is not valid") from None
         docs = claims.get("docs")
         if not isinstance(docs, dict) or not all(
@@ -41,9 +42,11 @@ class JwtAuth:
         ):
             raise AuthError("the token's 'docs' claim is malformed")
         name = claims.get("name")
+        if not isinstance(name, str) or not name:
+            name = str(claims["sub"])
         ident = Identity(
             user_id=str(claims["sub"]),
-            name=name if isinstance(name, str) else None,
+            name=name[:64],
             expires_at=float(claims["exp"]),
             grants=tuple(docs.items()),
         )

@@ -41,13 +41,18 @@ class PresenceBoard:
     def update(self, session: Session, rev: int, selection: Selection | None) -> None:
         """Take a presence message; raises ProtocolError(bad_rev / bad_message)."""
         room = self._room
+        if rev < 0 or rev > room.rev:
+            raise ProtocolError(ErrorCode.BAD_REV, f"presence rev {rev} is outside 0..{room.rev}")
         length = room.history.length_at(rev, len(room.text))
         ops = room.history.committed_since(rev)
-        if rev < 0 or length is None or ops is None:
-            raise ProtocolError(ErrorCode.BAD_REV, f"presence rev {rev} is not available")
+        if length is None or ops is None:
+            # Older than the history kept in memory: the caret cannot be placed without a
+            # store read, and the client will send a fresher one with its next move.
+            selection = None
+            ops = []
         if selection is not None:
             for r in selection.ranges:
-                if r.anchor > length or r.head > length:
+                if r.anchor > length or r.head > length:  # type: ignore[operator]
                     raise ProtocolError(ErrorCode.BAD_MESSAGE, "selection outside the document")
             for op in ops:
                 selection = selection.transform(op)

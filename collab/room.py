@@ -231,31 +231,42 @@ class Room:
             if batch:
                 await self._commit_batch(batch)
                 batch = []
-            if isinstance(job, Join):
-                await self._join(job)
-            elif isinstance(job, Restore):
-                await self._restore(job)
-            elif isinstance(job, Autosave):
-                await self._autosave()
-            elif isinstance(job, Read):
-                if not job.done.done():
-                    job.done.set_result((self.rev, str(self.text)))
-            else:
-                await self._catch_up_remote(job.upto, job.records)
+            try:
+                await self._handle_one(job)
+            except Exception:
+                # One failing join or restore affects only its own requester.
+                log.exception("job failed doc=%s job=%s", self.doc_id, type(job).__name__)
+                await self._fault([job])
         if batch:
             await self._commit_batch(batch)
 
+    async def _handle_one(self, job: Job) -> None:
+        if isinstance(job, Join):
+            await self._join(job)
+        elif isinstance(job, Restore):
+            await self._restore(job)
+        elif isinstance(job, Autosave):
+            await self._autosave()
+        elif isinstance(job, Read):
+            if not job.done.done():
+                job.done.set_result((self.rev, str(self.text)))
+        elif isinstance(job, Remote):
+            await self._catch_up_remote(job.upto, job.records)
+
     async def _fault(self, jobs: list[Job]) -> None:
-        """A bug or store failure: fail the jobs, close their sessions, reload from the store."""
+        """A bug or store failure: fail the jobs and close their sessions (their clients
+        reconnect and resend: nothing unacknowledged is lost), and reload from the store if
+        the in-memory state may have diverged."""
         for job in jobs:
             if isinstance(job, Submit | Join):
                 job.session.close(Close.SERVER_FAULT)
             if isinstance(job, Join | Restore | Read) and not job.done.done():
                 job.done.set_exception(RuntimeError("server fault"))
-        try:
-            await self.load()
-        except Exception:
-            log.exception("reload failed doc=%s", self.doc_id)
+        if self.history.tentative_rev != self.rev or any(isinstance(j, Submit) for j in jobs):
+            try:
+                await self.load()
+            except Exception:
+                log.exception("reload failed doc=%s", self.doc_id)
 
     # -- submissions --------------------------------------------------------------------------
 
@@ -290,10 +301,16 @@ class Room:
             self._reply(prepared, records)
             self._after_commit(records)
             return
+        # Out of retries: the operations to commit are refused as rate_limited (the client
+        # resends later); the rest get the answer they would have had.
+        self._rollback(prepared)
         for p in prepared:
-            p.job.session.send_error(
-                ProtocolError(ErrorCode.RATE_LIMITED, "too much contention, resend", p.job.seq)
-            )
+            if p.new is not None:
+                p.new = None
+                p.error = ProtocolError(
+                    ErrorCode.RATE_LIMITED, "too much contention, resend", p.job.seq
+                )
+        self._reply(prepared, [])
 
     async def _prepare(self, job: Submit, in_batch: dict[tuple[str, int], _Prepared]) -> _Prepared:
         p = _Prepared(job)

@@ -222,7 +222,14 @@ class Session:
         self.client = hello.client
         self.role = role
         self.user_id = identity.user_id
+        # With tokens the name is the token's, whatever the hello says (PROTOCOL §7).
         self.user = hello.user if identity.name is None else {**hello.user, "name": identity.name}
+        if identity.expires_at is not None:
+            # The session ends when its token does.
+            delay = max(0.0, identity.expires_at - time.time())
+            asyncio.get_running_loop().call_later(
+                delay, self.close, Close.UNAUTHORIZED, "the token has expired"
+            )
         room = await services.rooms.acquire(self.doc_id, create=role == "edit")
         if room is None:
             raise SessionClosed(Close.NO_ACCESS, "the document does not exist")

@@ -65,24 +65,30 @@ def _int_field(msg: dict[str, Any], name: str) -> int:
     return v
 
 
+MAX_USER_BYTES = 1024
+
+
 def validate_user(user: Any) -> dict[str, Any]:
-    """The public user object of a hello: ``name`` (<= 64 chars) and ``color`` (#rrggbb)."""
+    """The public user object of a hello, forwarded as given once valid: ``name`` (at most
+    64 characters), ``color`` (``#rrggbb``), other fields as long as the whole object
+    encodes to at most 1 KiB of UTF-8 JSON."""
     if user is None:
         return {}
     if type(user) is not dict:
         raise _bad("'user' must be an object")
-    out: dict[str, Any] = {}
     name = user.get("name")
-    if name is not None:
-        if type(name) is not str or len(name) > 64:
-            raise _bad("'user.name' must be a string of at most 64 characters")
-        out["name"] = name
+    if name is not None and (type(name) is not str or len(name) > 64):
+        raise _bad("'user.name' must be a string of at most 64 characters")
     color = user.get("color")
-    if color is not None:
-        if type(color) is not str or COLOR.fullmatch(color) is None:
-            raise _bad("'user.color' must be #rrggbb")
-        out["color"] = color
-    return out
+    if color is not None and (type(color) is not str or COLOR.fullmatch(color) is None):
+        raise _bad("'user.color' must be #rrggbb")
+    try:
+        encoded = orjson.dumps(user)  # refuses lone surrogates anywhere in the object
+    except TypeError:
+        raise _bad("'user' must be valid Unicode JSON") from None
+    if len(encoded) > MAX_USER_BYTES:
+        raise _bad(f"'user' must encode to at most {MAX_USER_BYTES} bytes")
+    return dict(user)
 
 
 def _hello(msg: dict[str, Any]) -> Hello:
@@ -101,12 +107,16 @@ def _hello(msg: dict[str, Any]) -> Hello:
 
 
 def _op(msg: dict[str, Any]) -> OpMessage:
-    rev = _int_field(msg, "rev")
+    # The seq first: every later error is about this operation and carries it (PROTOCOL §3).
     seq = _int_field(msg, "seq")
     if seq < 1:
         raise _bad("'seq' must be an integer >= 1")
-    if "op" not in msg:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'op' is missing", seq)
+    rev = msg.get("rev")
+    if type(rev) is not int:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'rev' must be an integer", seq)
+    if type(msg.get("op")) is not list:
+        # A missing or non-array field is an ill-typed message; bad_op is for components.
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'op' must be an array", seq)
     try:
         op = TextOperation.from_json(msg["op"])
     except InvalidOperation as e:
@@ -142,10 +152,6 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
 }
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse(raw: str | bytes) -> Message:
     """Validate one text frame. Raises ProtocolError (bad_message / bad_op)."""
     try:
@@ -153,8 +159,10 @@ def parse(raw: str | bytes) -> Message:
     except orjson.JSONDecodeError:
         # orjson refuses lone surrogate escapes outright; the standard parser reads them so
         # that an operation carrying one is answered as bad_op with its seq (PROTOCOL §7).
+        # NaN and Infinity parse to floats here, which the field checks then reject (an
+        # operation component as bad_op, like any other float).
         try:
-            msg = json.loads(raw, parse_constant=_no_constant)
+            msg = json.loads(raw)
         except ValueError:
             raise _bad("not valid JSON") from None
     if type(msg) is not dict:

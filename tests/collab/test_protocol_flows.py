@@ -7,11 +7,11 @@ Each test starts a real server on a fresh SQLite file and speaks the protocol by
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
+import contextlib
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.collab.conftest import RunningServer, ServerFactory
 from tests.collab.helpers import (
@@ -283,7 +283,7 @@ async def test_presence_is_transformed_to_the_current_revision(server: RunningSe
     await create_doc(server, DOC, "hello")
     async with raw_client(server, DOC) as a, raw_client(server, DOC) as b:
         await a.recv_type("join")
-        assert await b.commit(0, 1, ["XX"]) == 1  # "XXhello"
+        assert await b.commit(0, 1, ["XX", 5]) == 1  # "XXhello"
         # ``a`` has not read revision 1 yet: its selection is in revision 0's coordinates.
         await a.presence(0, [[1, 3]])
         msg = await b.recv_type("presence")
@@ -365,52 +365,6 @@ async def test_no_hello_in_time_closes_with_4408(server_factory: ServerFactory) 
     server = await server_factory(hello_timeout=0.3)
     async with raw_client(server, DOC, hello=False) as a:
         assert await a.closed() == 4408
-
-
-@pytest.mark.parametrize("doc", ["-leading-dash", "a" * 129, "sp%20ace", "caf%C3%A9", ".hidden"])
-async def test_a_bad_document_id_closes_with_4400(server: RunningServer, doc: str) -> None:
-    async with raw_client(server, doc, hello=False) as a:
-        await a.send({"type": "hello", "protocol": 1, "client": a.client})
-        assert await a.closed() == 4400
-
-
-BAD_HELLOS: list[Any] = [
-    {"user": {"name": "Ada", "color": "red"}},
-    {"user": {"color": "#e91e6"}},
-    {"user": {"color": "#e91e63 "}},
-    {"user": {"name": "x" * 65}},
-    {"user": {"name": 7}},
-    {"user": "Ada"},
-    {"client": ""},
-    {"client": "x" * 65},
-    {"client": "has space"},
-    {"client": 12},
-    {"protocol": 2},
-    {"protocol": "1"},
-    {"protocol": True},
-    {"rev": "3"},
-    {"rev": 1.0},
-    {"token": 5},
-    {"type": "ping"},
-    {"type": "op", "rev": 0, "seq": 1, "op": ["x"]},
-    "not json",
-    "[]",
-]
-
-
-@pytest.mark.parametrize("change", BAD_HELLOS)
-async def test_a_bad_hello_closes_with_4400(server: RunningServer, change: Any) -> None:
-    async with raw_client(server, DOC, hello=False) as a:
-        if isinstance(change, str):
-            await a.send(change)
-        else:
-            hello = {"type": "hello", "protocol": 1, "client": a.client, "user": {}}
-            hello.update(change)
-            await a.send(hello)
-        assert await a.closed() == 4400
-    async with http_client(server) as http:
-        # Nothing was created by the refused hello.
-        assert (await http.get(f"/api/docs/{DOC}")).status_code == 404
 
 
 async def test_a_newer_connection_of_the_same_client_replaces_the_older_with_4409(
@@ -509,16 +463,12 @@ async def test_too_many_errors_close_with_4429_and_others_keep_editing(
         for _ in range(20):
             await a.send("not json")
         errors = 0
-        code = None
-        while code is None:
-            try:
-                msg = await a.recv()
-            except Exception:
-                code = a.ws.close_code
-            else:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                msg = await a.recv_type("error")
                 assert msg["code"] == "bad_message"
                 errors += 1
-        assert code == 4429
+        assert a.ws.close_code == 4429
         assert errors <= 5
         assert await b.commit(0, 1, ["fine"]) == 1
 
@@ -534,115 +484,3 @@ async def test_deleting_a_document_closes_its_sessions_with_4410(server: Running
     # The id is free again: connecting creates a new, empty document.
     async with raw_client(server, DOC, client=a.client) as again:
         assert (again.welcome["rev"], again.welcome["text"], again.welcome["seq"]) == (0, "", 0)
-
-
-# -- malformed input -------------------------------------------------------------------------
-
-
-def op_msg(**fields: Any) -> str:
-    msg: dict[str, Any] = {"type": "op", "rev": 0, "seq": 1, "op": [5, "!"]}
-    msg.update(fields)
-    return json.dumps({k: v for k, v in msg.items() if v is not ...})
-
-
-def raw_op(components: str) -> str:
-    """An op message with the components written as raw JSON text (floats, NaN, escapes)."""
-    return '{"type": "op", "rev": 0, "seq": 1, "op": %s}' % components
-
-
-# (message text, expected error code, expected "seq" of the error or None if absent).
-# The document is "hello" (5 code points) at revision 0; a valid op would be [5, "!"].
-MALFORMED: list[tuple[str, str, int | None]] = [
-    # Not JSON, not an object, no or unknown type.
-    ("not json", "bad_message", None),
-    ("", "bad_message", None),
-    ('{"type": "op", ', "bad_message", None),
-    ("[]", "bad_message", None),
-    ("null", "bad_message", None),
-    ("42", "bad_message", None),
-    ('"op"', "bad_message", None),
-    ("{}", "bad_message", None),
-    ('{"type": "nope"}', "bad_message", None),
-    ('{"type": null}', "bad_message", None),
-    ('{"type": 1}', "bad_message", None),
-    ('{"type": ["op"]}', "bad_message", None),
-    # Missing or ill-typed fields of an op.
-    (op_msg(rev=...), "bad_message", None),
-    (op_msg(rev="0"), "bad_message", None),
-    (op_msg(rev=0.0), "bad_message", None),
-    (op_msg(rev=True), "bad_message", None),
-    (op_msg(rev=None), "bad_message", None),
-    (op_msg(seq=...), "bad_message", None),
-    (op_msg(seq=0), "bad_message", None),
-    (op_msg(seq=-1), "bad_message", None),
-    (op_msg(seq=1.0), "bad_message", None),
-    (op_msg(seq="1"), "bad_message", None),
-    (op_msg(seq=True), "bad_message", None),
-    (op_msg(op=...), "bad_message", 1),
-    (op_msg(op="hello!"), "bad_message", 1),
-    (op_msg(op={"0": 5}), "bad_message", 1),
-    (op_msg(op=None), "bad_message", 1),
-    # Malformed components.
-    (raw_op('[5, true]'), "bad_op", 1),
-    (raw_op('[false, 5]'), "bad_op", 1),
-    (raw_op("[5.0]"), "bad_op", 1),
-    (raw_op('[2.0, "!", 3]'), "bad_op", 1),
-    (raw_op('[5, "!", 1e0]'), "bad_op", 1),
-    (raw_op("[NaN]"), "bad_op", 1),
-    (raw_op('[5, "!", Infinity]'), "bad_op", 1),
-    (raw_op("[0, 5]"), "bad_op", 1),
-    (raw_op('[5, ""]'), "bad_op", 1),
-    (raw_op('["\\ud800", 5]'), "bad_op", 1),
-    (raw_op('[5, "a\\udfffb"]'), "bad_op", 1),
-    (raw_op('[5, "a\\u0000"]'), "bad_op", 1),
-    (raw_op("[5, null]"), "bad_op", 1),
-    (raw_op("[5, [1]]"), "bad_op", 1),
-    (raw_op('[5, {"i": "x"}]'), "bad_op", 1),
-    # Well-formed, but the base length does not match the document at rev 0.
-    (raw_op("[4]"), "bad_op", 1),
-    (raw_op("[6]"), "bad_op", 1),
-    (raw_op('["!"]'), "bad_op", 1),
-    (raw_op("[]"), "bad_op", 1),
-    (raw_op("[-6]"), "bad_op", 1),
-    (raw_op('[3, "!", -3]'), "bad_op", 1),
-    # Presence.
-    ('{"type": "presence", "rev": 0}', "bad_message", None),
-    ('{"type": "presence", "selection": null}', "bad_message", None),
-    ('{"type": "presence", "rev": "0", "selection": null}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": "x"}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": [[0]]}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": [[true, 1]]}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": [[0.0, 1]]}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": [[-1, 1]]}', "bad_message", None),
-    ('{"type": "presence", "rev": 0, "selection": [[0, 6]]}', "bad_message", None),
-    ('{"type": "presence", "rev": 3, "selection": [[0, 1]]}', "bad_rev", None),
-    ('{"type": "presence", "rev": -1, "selection": null}', "bad_rev", None),
-    # A second hello.
-    ('{"type": "hello", "protocol": 1, "client": "again"}', "bad_message", None),
-]
-
-
-@pytest.mark.parametrize(("text", "code", "seq"), MALFORMED)
-async def test_a_malformed_message_gets_its_error_and_changes_nothing(
-    server: RunningServer, text: str, code: str, seq: int | None
-) -> None:
-    await create_doc(server, DOC, "hello")
-    async with raw_client(server, DOC) as a, raw_client(server, DOC) as b:
-        await a.recv_type("join")
-        await a.send(text)
-        err = await a.recv()
-        assert err["type"] == "error", err
-        assert err["code"] == code, err
-        assert err.get("seq") == seq, err
-        assert isinstance(err["message"], str) and err["message"]
-        # The other client keeps editing, and both sessions see its edit in order.
-        assert await b.commit(0, 1, ["b", 5]) == 1
-        assert (await a.recv())["rev"] == 1
-        await a.ping()
-        await b.expect_quiet(0.05)
-        # The rejected seq 1 is still free for a's next operation.
-        assert await a.commit(1, 1, [6, "a"]) == 2
-    async with http_client(server) as http:
-        assert await doc_text(http, DOC) == (2, "bhelloa")
-        ops = await all_ops(http, DOC)
-        assert [(o["client"], o["seq"]) for o in ops] == [(b.client, 1), (a.client, 1)]
