@@ -466,6 +466,9 @@ class Room:
     async def _join(self, job: Join) -> None:
         s, hello = job.session, job.hello
         try:
+            if not await self._client_id_free(s):
+                s.close(Close.BAD_HELLO, "this client id belongs to another user")
+                return
             last = await self.store.last_seq(self.doc_id, s.client)
             self.last_seq[s.client] = max(last, self.last_seq.get(s.client, 0))
             welcome: dict[str, Any] = {"type": "welcome", "doc": self.doc_id, "rev": self.rev}
@@ -487,6 +490,18 @@ class Room:
         finally:
             if not job.done.done():
                 job.done.set_result(None)
+
+    async def _client_id_free(self, s: Session) -> bool:
+        """With tokens, a client id belongs to the user who first used it on this document:
+        deduplication is by (client, seq), so another user reusing the id could otherwise
+        make the owner's operations be taken for duplicates."""
+        if s.user_id is None:
+            return True
+        live = self.sessions.get(s.client)
+        if live is not None and live.user_id != s.user_id:
+            return False
+        owner = await self.store.client_owner(self.doc_id, s.client)
+        return owner is None or owner == s.user_id
 
     # -- history ------------------------------------------------------------------------------
 

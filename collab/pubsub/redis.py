@@ -4,6 +4,10 @@ Redis delivers at most once. A message only says "document X is at revision N"; 
 reads what it lacks from the store, so a lost message delays but never loses anything. When
 the connection to Redis drops, the listener reconnects with backoff and tells every
 subscribed room to look at the store (``resync``), which covers what was missed meanwhile.
+
+:meth:`RedisPubSub.subscribe` returns once Redis has confirmed the subscription (the
+registry subscribes *before* it loads a document), or at once while Redis is unreachable:
+the listener then subscribes to everything and resyncs when it is back.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collab.pubsub.base import Handler
 
 log = logging.getLogger("collab.pubsub")
 
 PREFIX = "collab:doc:"
+CONFIRM_TIMEOUT = 2.0  # seconds to wait for Redis to confirm a connection or subscription
 
 
 class RedisPubSub:
@@ -36,14 +42,25 @@ class RedisPubSub:
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[Any]] = set()
         self._closed = False
+        # True while the listener's connection is subscribed and read; only then do
+        # subscribe() and unsubscribe() use it (the listener owns (re)connecting).
+        self._up = False
+        self._attempted = asyncio.Event()  # the listener's first connection attempt ended
+        self._confirm: dict[str, list[asyncio.Future[None]]] = {}  # channel -> subscribers
 
     async def start(self, handler: Handler) -> None:
         self._handler = handler
         self._redis = aioredis.from_url(self._url, decode_responses=False)
         self._task = asyncio.get_running_loop().create_task(self._listen())
+        # Let the first connection be made, so that the first subscribe() calls find the
+        # listener up (or known down) rather than racing it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._attempted.wait(), CONFIRM_TIMEOUT)
 
     async def close(self) -> None:
         self._closed = True
+        self._up = False
+        self._release_waiters()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -59,15 +76,26 @@ class RedisPubSub:
 
     async def subscribe(self, doc_id: str) -> None:
         self._docs.add(doc_id)
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.subscribe(PREFIX + doc_id)
-            except Exception as e:  # the listener resubscribes everything on reconnect
-                log.warning("subscribe failed doc=%s: %s", doc_id, e)
+        if not self._up or self._pubsub is None:
+            return  # the listener subscribes to everything and resyncs when it is back
+        channel = PREFIX + doc_id
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirm.setdefault(channel, []).append(waiter)
+        try:
+            await self._pubsub.subscribe(channel)
+            await asyncio.wait_for(waiter, CONFIRM_TIMEOUT)
+        except Exception as e:  # the listener resubscribes everything on reconnect
+            log.warning("subscribe failed doc=%s: %r", doc_id, e)
+        finally:
+            waiters = self._confirm.get(channel, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._confirm.pop(channel, None)
 
     async def unsubscribe(self, doc_id: str) -> None:
         self._docs.discard(doc_id)
-        if self._pubsub is not None:
+        if self._up and self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.unsubscribe(PREFIX + doc_id)
 
@@ -80,24 +108,45 @@ class RedisPubSub:
 
     async def _publish(self, doc_id: str, msg: dict[str, Any]) -> None:
         assert self._redis is not None
-        try:
-            await self._redis.publish(PREFIX + doc_id, orjson.dumps(msg))
-        except Exception as e:
-            log.warning("publish failed doc=%s: %s", doc_id, e)
+        for attempt in (1, 2):
+            try:
+                await self._redis.publish(PREFIX + doc_id, orjson.dumps(msg))
+                return
+            except RedisConnectionError as e:
+                # After Redis restarted, a pooled connection fails on first use (and is
+                # dropped); one more try goes out on a fresh connection.
+                if attempt == 2:
+                    log.warning("publish failed doc=%s: %s", doc_id, e)
+            except Exception as e:
+                log.warning("publish failed doc=%s: %s", doc_id, e)
+                return
 
     async def _listen(self) -> None:
         delay = 0.1
         while not self._closed:
             assert self._redis is not None
             try:
-                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = self._redis.pubsub()
                 # A placeholder channel keeps the connection in subscribe mode with no docs.
-                await self._pubsub.subscribe(PREFIX + "_", *(PREFIX + d for d in self._docs))
+                subscribed = set(self._docs)
+                await self._pubsub.subscribe(PREFIX + "_", *(PREFIX + d for d in subscribed))
+                while self._docs != subscribed:  # changed while we were connecting
+                    added, removed = self._docs - subscribed, subscribed - self._docs
+                    subscribed = set(self._docs)
+                    if added:
+                        await self._pubsub.subscribe(*(PREFIX + d for d in added))
+                    if removed:
+                        await self._pubsub.unsubscribe(*(PREFIX + d for d in removed))
+                self._up = True
+                self._attempted.set()
                 # Whatever was published while we were away: let every room check the store.
                 self._resync()
                 delay = 0.1
                 async for message in self._pubsub.listen():
-                    if message.get("type") != "message":
+                    kind = message.get("type")
+                    if kind == "subscribe":
+                        self._confirmed(message["channel"].decode())
+                    if kind != "message":
                         continue
                     channel = message["channel"].decode()
                     try:
@@ -109,11 +158,24 @@ class RedisPubSub:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                self._up = False
+                self._attempted.set()
+                self._release_waiters()
                 log.warning("redis connection lost: %s; retrying in %.1fs", e, delay)
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
+
+    def _confirmed(self, channel: str) -> None:
+        for waiter in self._confirm.pop(channel, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _release_waiters(self) -> None:
+        """The connection is gone: subscribe() calls stop waiting (the resync covers them)."""
+        for channel in list(self._confirm):
+            self._confirmed(channel)
 
     def _resync(self) -> None:
         if self._handler is None:

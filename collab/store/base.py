@@ -174,6 +174,12 @@ class Store(Protocol):
     async def last_seq(self, doc_id: str, client: str) -> int:
         """The highest seq committed by ``client`` on this document, 0 if none."""
 
+    async def client_owner(self, doc_id: str, client: str) -> str | None:
+        """The ``user_id`` of the first operation ``client`` committed on this document.
+
+        None if it committed none, or committed them in open mode (no user).
+        """
+
     async def save_snapshot(self, doc_id: str, rev: int, text: str) -> None:
         """Store the text at ``rev`` (idempotent: a second save of the same rev is ignored)."""
 

@@ -170,6 +170,14 @@ class MemoryStore:
             return 0
         return max((s for c, s in doc.seqs if c == client), default=0)
 
+    async def client_owner(self, doc_id: str, client: str) -> str | None:
+        """The user_id of ``client``'s first operation here, or None."""
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            return None
+        revs = [rev for (c, _), rev in doc.seqs.items() if c == client]
+        return doc.ops[min(revs) - 1].user_id if revs else None
+
     async def save_snapshot(self, doc_id: str, rev: int, text: str) -> None:
         """Store the text at ``rev``; a second save of the same rev is ignored."""
         self._doc(doc_id).snapshots.setdefault(rev, text)

@@ -265,6 +265,18 @@ class SqlStore:
             seq: int | None = (await conn.execute(stmt)).scalar_one()
         return seq or 0
 
+    async def client_owner(self, doc_id: str, client: str) -> str | None:
+        """The user_id of ``client``'s first operation here, or None."""
+        stmt = (
+            select(operations.c.user_id)
+            .where(operations.c.doc_id == doc_id, operations.c.client == client)
+            .order_by(operations.c.rev)
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            owner: str | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return owner
+
     async def save_snapshot(self, doc_id: str, rev: int, text: str) -> None:
         """Store the text at ``rev``; a second save of the same rev is ignored."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite

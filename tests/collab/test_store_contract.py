@@ -411,6 +411,18 @@ async def test_find_seq_and_last_seq(store: Store) -> None:
     assert await store.last_seq("nope", "a") == 0
 
 
+async def test_client_owner(store: Store) -> None:
+    await store.create_document("doc")
+    await store.commit(
+        "doc",
+        [new(1, "a", 1, user_id="alice"), new(2, "open", 1), new(3, "a", 2, user_id="alice")],
+    )
+    assert await store.client_owner("doc", "a") == "alice"
+    assert await store.client_owner("doc", "open") is None
+    assert await store.client_owner("doc", "zz") is None
+    assert await store.client_owner("nope", "a") is None
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
