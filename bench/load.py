@@ -40,10 +40,13 @@ def percentile(xs: list[float], p: float) -> float:
     return xs[k]
 
 
-async def client(url: str, m: int, rng: random.Random, acks: list[float], start: asyncio.Event) -> None:
+async def client(
+    url: str, m: int, rng: random.Random, acks: list[float], start: asyncio.Event
+) -> None:
     async with websockets.connect(url, compression=None, max_size=None) as ws:
-        await ws.send(orjson.dumps({"type": "hello", "protocol": 1,
-                                    "client": secrets.token_hex(6)}).decode())
+        await ws.send(
+            orjson.dumps({"type": "hello", "protocol": 1, "client": secrets.token_hex(6)}).decode()
+        )
         welcome = orjson.loads(await ws.recv())
         rev, length = welcome["rev"], len(welcome["text"])
         await start.wait()
@@ -84,7 +87,9 @@ async def run_once(base: str, c: int, m: int, docs: int, seed: int) -> dict[str,
     start = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            client(f"{base}/ws/bench-{seed}-{i % docs}", m, random.Random(rng.random()), acks, start)
+            client(
+                f"{base}/ws/bench-{seed}-{i % docs}", m, random.Random(rng.random()), acks, start
+            )
         )
         for i in range(c)
     ]
@@ -94,17 +99,29 @@ async def run_once(base: str, c: int, m: int, docs: int, seed: int) -> dict[str,
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
     return {
-        "clients": c, "ops": m, "docs": docs, "ops_per_s": len(acks) / elapsed,
-        "ack_p50_ms": percentile(acks, 50) * 1e3, "ack_p99_ms": percentile(acks, 99) * 1e3,
+        "clients": c,
+        "ops": m,
+        "docs": docs,
+        "ops_per_s": len(acks) / elapsed,
+        "ack_p50_ms": percentile(acks, 50) * 1e3,
+        "ack_p99_ms": percentile(acks, 99) * 1e3,
     }
 
 
 def start_server(port: int, tmp: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, COLLAB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.db",
-               COLLAB_OPS_PER_SECOND="1000000")
+    env = dict(
+        os.environ,
+        COLLAB_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.db",
+        COLLAB_OPS_PER_SECOND="1000000",
+    )
     exe = ROOT / ".venv" / "bin" / "collab"
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import urllib.request
 
     for _ in range(300):
@@ -145,14 +162,18 @@ def main() -> None:
         row = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         row["runs"] = runs
         rows.append(row)
-        print(f"{c} x {m} on {args.docs} doc(s): {row['ops_per_s']:.0f} ops/s, "
-              f"ack p50 {row['ack_p50_ms']:.2f} ms, p99 {row['ack_p99_ms']:.2f} ms",
-              file=sys.stderr)
+        print(
+            f"{c} x {m} on {args.docs} doc(s): {row['ops_per_s']:.0f} ops/s, "
+            f"ack p50 {row['ack_p50_ms']:.2f} ms, p99 {row['ack_p99_ms']:.2f} ms",
+            file=sys.stderr,
+        )
     print("| C x M | docs | ops/s | ack p50 ms | ack p99 ms |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['clients']:.0f} x {r['ops']:.0f} | {r['docs']:.0f} | {r['ops_per_s']:.0f} "
-              f"| {r['ack_p50_ms']:.2f} | {r['ack_p99_ms']:.2f} |")
+        print(
+            f"| {r['clients']:.0f} x {r['ops']:.0f} | {r['docs']:.0f} | {r['ops_per_s']:.0f} "
+            f"| {r['ack_p50_ms']:.2f} | {r['ack_p99_ms']:.2f} |"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(rows, indent=2))
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 
+from collab.api import Ident
 from collab.api import router as api_router
 from collab.auth import Authenticator, OpenAuth
 from collab.errors import Close
@@ -120,9 +121,15 @@ def create_app(
         "the HTTP API below manages documents and their history.",
         version="0.1.0",
         lifespan=lifespan,
+        # With tokens, nothing but /healthz and the static editor shell answers without one.
+        docs_url=None if settings.jwt_secret else "/docs",
+        redoc_url=None if settings.jwt_secret else "/redoc",
+        openapi_url=None if settings.jwt_secret else "/openapi.json",
     )
     app.state.services = services
     app.include_router(api_router)
+
+    per_address: dict[str, int] = {}
 
     @app.websocket("/ws/{doc_id}")
     async def ws_endpoint(ws: WebSocket, doc_id: str) -> None:
@@ -139,8 +146,22 @@ def create_app(
         if rooms.closing:
             await ws.close(code=int(Close.GOING_AWAY))
             return
+        address = ws.client.host if ws.client is not None else ""
+        limit = settings.ws_per_address
+        if limit and per_address.get(address, 0) >= limit:
+            log.info("refused address=%s: %d connections open", address, limit)
+            await ws.close(code=int(Close.ABUSE), reason="too many connections")
+            return
+        per_address[address] = per_address.get(address, 0) + 1
         metrics.connections += 1
-        await Session(ws, doc_id, services).run()
+        try:
+            await Session(ws, doc_id, services).run()
+        finally:
+            left = per_address[address] - 1
+            if left:
+                per_address[address] = left
+            else:
+                del per_address[address]
 
     @app.get("/healthz", summary="Liveness: 200 when the store answers", tags=["ops"])
     async def healthz() -> PlainTextResponse:
@@ -148,7 +169,7 @@ def create_app(
         return PlainTextResponse("ok\n" if ok else "store unavailable\n", 200 if ok else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["ops"])
-    async def prometheus() -> PlainTextResponse:
+    async def prometheus(who: Ident) -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False, response_model=None)

@@ -55,7 +55,7 @@ class Settings:
     unload_grace: float = 30.0
     history_window: int = 2000  # committed operations kept in memory per open document
     commit_retries: int = 20
-    ws_per_address: int = 0  # 0: unlimited
+    ws_per_address: int = 256  # open WebSocket connections per client address; 0: no limit
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -79,6 +79,10 @@ class Settings:
             ping_interval=_float(e, "COLLAB_PING_INTERVAL", 20.0),
             ping_timeout=_float(e, "COLLAB_PING_TIMEOUT", 20.0),
             hello_timeout=_float(e, "COLLAB_HELLO_TIMEOUT", 10.0),
+            presence_per_second=_float(e, "COLLAB_PRESENCE_PER_SECOND", 50.0),
+            send_queue_messages=_int(e, "COLLAB_SEND_QUEUE_MESSAGES", 1000),
+            send_queue_bytes=_int(e, "COLLAB_SEND_QUEUE_BYTES", 8 << 20),
+            ws_per_address=_int(e, "COLLAB_WS_PER_ADDRESS", 256),
         )
         if "COLLAB_OPS_BURST" not in e and s.ops_per_second != 100.0:
             s = replace(s, ops_burst=max(1, int(s.ops_per_second * 2)))

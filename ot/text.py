@@ -13,7 +13,7 @@ from itertools import accumulate
 from ot.errors import LengthMismatch
 from ot.operation import TextOperation, _splice_of
 
-CHUNK = 2048
+CHUNK = 8192
 
 
 class TextBuffer:
@@ -42,7 +42,7 @@ class TextBuffer:
             return 0, 0
         starts = self._starts
         if starts is None:
-            starts = self._starts = [0, *accumulate(len(c) for c in chunks[:-1])]
+            starts = self._starts = [0, *accumulate(map(len, chunks[:-1]))]
         i = bisect_right(starts, pos) - 1
         if i > 0 and starts[i] == pos:
             i -= 1
@@ -99,8 +99,7 @@ class TextBuffer:
         """The inverse of ``op`` for the current text (as ``op.invert(str(self))``)."""
         if op.base_length != self._length:
             raise LengthMismatch(
-                f"operation expects a document of {op.base_length} characters, "
-                f"got {self._length}"
+                f"operation expects a document of {op.base_length} characters, got {self._length}"
             )
         inv = TextOperation()
         pos = 0

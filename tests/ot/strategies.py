@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from ot import TextOperation
@@ -51,6 +52,18 @@ def texts(min_size: int = 0, max_size: int = 12) -> st.SearchStrategy[str]:
 
 
 docs = texts(max_size=16)
+
+
+def share(fraction: float) -> settings:
+    """Settings that run ``fraction`` of the active profile's examples (at least 10).
+
+    For properties that recheck more cheaply what another test covers at full strength, so
+    that the ``ci`` profile's 1,000 examples go where they find bugs and tests/ot stays
+    within about two minutes.
+    """
+    return settings(max_examples=max(10, int(settings().max_examples * fraction)))
+
+
 inserts = texts(min_size=1, max_size=4)
 
 

@@ -16,6 +16,7 @@ from tests.ot.strategies import (
     inserts,
     op_sequences,
     ops_on,
+    share,
     splices_on,
 )
 
@@ -38,6 +39,7 @@ def test_compose_is_associative(cases: list[OpCase]) -> None:
     assert compose(compose(a, b), c) == compose(a, compose(b, c))
 
 
+@share(0.1)
 @given(op_sequences(min_size=2, max_size=2))
 def test_compose_does_not_mutate_its_arguments(cases: list[OpCase]) -> None:
     a, b = cases
@@ -46,6 +48,7 @@ def test_compose_does_not_mutate_its_arguments(cases: list[OpCase]) -> None:
     assert (a.op.to_json(), b.op.to_json()) == before
 
 
+@share(0.2)
 @given(st.data())
 def test_compose_with_the_identity(data: st.DataObject) -> None:
     case = data.draw(ops_on(data.draw(docs)))
@@ -53,6 +56,7 @@ def test_compose_with_the_identity(data: st.DataObject) -> None:
     assert compose(case.op, TextOperation().retain(len(case.result))) == case.op
 
 
+@share(0.1)
 @given(op_sequences(min_size=2, max_size=2))
 def test_compose_of_operations_that_do_not_line_up_raises(cases: list[OpCase]) -> None:
     a, b = cases
@@ -94,6 +98,7 @@ def concurrent_splices(draw: st.DrawFn) -> tuple[OpCase, OpCase]:
     return draw(splices_on(doc)), draw(splices_on(doc))
 
 
+@share(0.5)
 @given(concurrent_splices())
 def test_transform_of_splices_converges(cases: tuple[OpCase, OpCase]) -> None:
     a, b = cases
@@ -118,6 +123,7 @@ def test_tie_break_puts_a_first(doc: str, x: str, y: str, data: st.DataObject) -
     assert a2.apply(b.apply(doc)) == expected
 
 
+@share(0.2)
 @given(concurrent_ops(2))
 def test_transform_against_a_noop_changes_nothing(cases: list[OpCase]) -> None:
     a = cases[0]
@@ -130,6 +136,7 @@ def test_transform_against_a_noop_changes_nothing(cases: list[OpCase]) -> None:
     assert noop3.is_noop() and noop3.base_length == len(a.result)
 
 
+@share(0.1)
 @given(concurrent_ops(2))
 def test_transform_does_not_mutate_its_arguments(cases: list[OpCase]) -> None:
     a, b = cases
@@ -139,6 +146,7 @@ def test_transform_does_not_mutate_its_arguments(cases: list[OpCase]) -> None:
     assert (a.op.to_json(), b.op.to_json()) == before
 
 
+@share(0.1)
 @given(concurrent_ops(2))
 def test_transform_of_operations_on_different_lengths_raises(cases: list[OpCase]) -> None:
     a, b = cases

@@ -92,3 +92,19 @@ def test_edits_made_while_awaiting_an_ack_are_composed_into_one_operation() -> N
     net.assert_converged()
     assert net.server.text == "hey!"
     assert net.server.rev == 3  # bob's, alice's "h", alice's "ey"
+
+
+def test_resend_right_after_hello_is_deduplicated() -> None:
+    net = Network(["alice", "bob"], "ab")
+    net.type("alice", 2, "c")
+    net.disconnect("alice", reaching_server=1)  # committed as revision 1, the ack is lost
+    net.reconnect("alice")
+    net.retry("alice")  # resent before the welcome is read
+    net.deliver_to_server("alice")  # a duplicate: answered with an ack for revision 1
+    assert net.server.rev == 1
+    assert [m["type"] for m in net["alice"].from_server] == ["welcome", "ack"]
+    net.deliver_to_client("alice")  # the welcome lists alice's op: that is the ack
+    assert isinstance(net["alice"].state, otc.Synchronized)
+    net.deliver_all()  # the second ack is for nothing alice waits for any more
+    net.assert_converged()
+    assert net["bob"].text == "abc"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ot import InvalidOperation, LengthMismatch, OTError, TextOperation, from_splice
 from tests.ot.canonical import assert_canonical
-from tests.ot.strategies import OpCase, doc_and_op, docs, inserts, texts
+from tests.ot.strategies import OpCase, doc_and_op, docs, inserts, share, texts
 
 # -- apply ------------------------------------------------------------------------------------
 
@@ -25,17 +25,18 @@ def test_apply_gives_the_text_built_while_drawing(case: OpCase) -> None:
     assert case.op.target_length == len(case.result)
 
 
+@share(0.2)
 @given(doc_and_op())
 def test_operations_are_canonical(case: OpCase) -> None:
     # Whether built with the builders or parsed from non-canonical JSON.
     assert_canonical(case.op)
 
 
+@share(0.1)
 @given(doc_and_op(), st.integers(1, 3))
 def test_apply_to_text_of_the_wrong_length_raises(case: OpCase, extra: int) -> None:
-    for wrong in (case.doc + "z" * extra, case.doc[:-extra] if len(case.doc) >= extra else None):
-        if wrong is None:
-            continue
+    longer, shorter = case.doc + "z" * extra, case.doc[: max(0, len(case.doc) - extra)]
+    for wrong in {longer, shorter} - {case.doc}:
         with pytest.raises(LengthMismatch):
             case.op.apply(wrong)
         with pytest.raises(LengthMismatch):
@@ -62,6 +63,7 @@ def test_invert_undoes(case: OpCase) -> None:
 # -- canonical form and JSON ------------------------------------------------------------------
 
 
+@share(0.3)
 @given(doc_and_op())
 def test_from_json_normalises_and_keeps_the_meaning(case: OpCase) -> None:
     op = TextOperation.from_json(list(case.raw))
@@ -70,6 +72,7 @@ def test_from_json_normalises_and_keeps_the_meaning(case: OpCase) -> None:
     assert op.apply(case.doc) == case.result
 
 
+@share(0.3)
 @given(doc_and_op())
 def test_json_round_trip(case: OpCase) -> None:
     data = case.op.to_json()
@@ -81,6 +84,7 @@ def test_json_round_trip(case: OpCase) -> None:
     assert case.op.to_json() != data, "to_json must return a fresh list"
 
 
+@share(0.3)
 @given(st.data())
 def test_from_splice_is_the_splice_builder(data: st.DataObject) -> None:
     doc = data.draw(docs)
@@ -102,11 +106,13 @@ def test_from_splice_is_the_splice_builder(data: st.DataObject) -> None:
         assert op.is_noop()
 
 
+@share(0.1)
 @given(doc_and_op())
 def test_is_noop_means_only_retains(case: OpCase) -> None:
     assert case.op.is_noop() == all(type(c) is int and c > 0 for c in case.op.ops)
 
 
+@share(0.1)
 @given(doc_and_op())
 def test_repr_is_python_that_rebuilds_the_operation(case: OpCase) -> None:
     rebuilt = eval(repr(case.op), {"TextOperation": TextOperation})

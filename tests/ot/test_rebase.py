@@ -14,6 +14,7 @@ from tests.ot.strategies import (
     general_ops_on,
     many_component_ops_on,
     ops_on,
+    share,
     splices_on,
     texts,
 )
@@ -67,6 +68,7 @@ def long_op_and_history(draw: st.DrawFn) -> tuple[OpCase, list[OpCase]]:
     return draw(many_component_ops_on(doc, _WINDOW_MIN)), draw(histories(doc))
 
 
+@share(0.5)
 @given(long_op_and_history())
 def test_rebase_of_a_long_operation_is_transform_op_by_op(
     drawn: tuple[OpCase, list[OpCase]],
@@ -77,6 +79,7 @@ def test_rebase_of_a_long_operation_is_transform_op_by_op(
     assert rebase(a.op, ops) == op_by_op(a.op, ops)
 
 
+@share(0.5)
 @given(st.data())
 def test_transform_window_is_transform(data: st.DataObject) -> None:
     doc = data.draw(long_docs)
@@ -98,11 +101,13 @@ def test_rebase_example_from_the_issue() -> None:
     assert transform(a, compose(b1, b2))[0].apply("yX") == "yzX"
 
 
+@share(0.1)
 @given(ops_on("hello"))
 def test_rebase_over_nothing_is_the_operation(a: OpCase) -> None:
     assert rebase(a.op, []) == a.op
 
 
+@share(0.1)
 @given(op_and_history(), st.integers(1, 3))
 def test_rebase_over_a_history_of_another_length_raises(
     drawn: tuple[OpCase, list[OpCase]], extra: int
@@ -118,6 +123,7 @@ def test_rebase_over_a_history_of_another_length_raises(
         rebase(a.op, ops)
 
 
+@share(0.1)
 @given(st.text(SCALARS, min_size=1, max_size=5))
 def test_rebase_of_a_typed_character_over_many_revisions(typed: str) -> None:
     # Someone types at the end while another appends one character per revision.

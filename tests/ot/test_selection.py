@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ot import InvalidOperation, Range, Selection, TextOperation, transform_index
-from tests.ot.strategies import OpCase, docs, inserts, ops_on
+from tests.ot.strategies import OpCase, docs, inserts, ops_on, share
 
 # Documents of distinct private-use characters, so every character of the result can be
 # traced back: the strategies never insert private-use characters.
@@ -41,6 +41,7 @@ def expected_index(index: int, op: TextOperation) -> int:
     return new
 
 
+@share(0.3)
 @given(op_and_index())
 def test_transform_index_stays_within_the_text(drawn: tuple[OpCase, int]) -> None:
     # Law: 0 <= transform_index(i, op) <= op.target_length for 0 <= i <= op.base_length.
@@ -54,6 +55,7 @@ def test_transform_index_counts_what_ends_up_before_it(drawn: tuple[OpCase, int]
     assert transform_index(index, case.op) == expected_index(index, case.op)
 
 
+@share(0.5)
 @given(op_and_index(MARKED))
 def test_text_before_the_index_stays_before_it(drawn: tuple[OpCase, int]) -> None:
     # Every surviving character of doc[:i] is before the new index, every surviving
@@ -70,6 +72,7 @@ def test_text_before_the_index_stays_before_it(drawn: tuple[OpCase, int]) -> Non
     ]
 
 
+@share(0.3)
 @given(docs, inserts, st.data())
 def test_caret_at_an_insertion_point_moves_after_the_insert(
     doc: str, text: str, data: st.DataObject
@@ -80,6 +83,7 @@ def test_caret_at_an_insertion_point_moves_after_the_insert(
     assert Selection.caret(p).transform(op) == Selection.caret(p + len(text))
 
 
+@share(0.2)
 @given(op_and_index(), st.data())
 def test_a_range_transforms_each_end(drawn: tuple[OpCase, int], data: st.DataObject) -> None:
     case, anchor = drawn
@@ -88,6 +92,7 @@ def test_a_range_transforms_each_end(drawn: tuple[OpCase, int], data: st.DataObj
     assert moved == Range(transform_index(anchor, case.op), transform_index(head, case.op))
 
 
+@share(0.1)
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), max_size=4))
 def test_selection_json_round_trip(pairs: list[tuple[int, int]]) -> None:
     data = [list(p) for p in pairs]

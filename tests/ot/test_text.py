@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import ot.text
 from ot import LengthMismatch, TextBuffer, TextOperation
-from tests.ot.strategies import OpCase, op_sequences, ops_on, splices_on
+from tests.ot.strategies import OpCase, op_sequences, ops_on, share, splices_on
 
 
 def check_reads_as(buffer: TextBuffer, text: str, data: st.DataObject) -> None:
@@ -21,6 +21,7 @@ def check_reads_as(buffer: TextBuffer, text: str, data: st.DataObject) -> None:
     assert buffer.slice(start, end) == text[start:end]
 
 
+@share(0.3)
 @given(op_sequences(max_size=8), st.integers(1, 5), st.data())
 def test_buffer_with_tiny_chunks_equals_str(
     cases: list[OpCase], chunk: int, data: st.DataObject
@@ -57,6 +58,7 @@ def large_splices_on(draw: st.DrawFn, doc: str) -> OpCase:
     return OpCase(doc, op, doc[:pos] + inserted + doc[pos + deleted :], tuple(op.ops))
 
 
+@share(0.2)
 @given(large_doc_edits(), st.data())
 def test_buffer_equals_str_on_large_documents(cases: list[OpCase], data: st.DataObject) -> None:
     buffer = TextBuffer(cases[0].doc)
@@ -65,6 +67,7 @@ def test_buffer_equals_str_on_large_documents(cases: list[OpCase], data: st.Data
         check_reads_as(buffer, case.result, data)
 
 
+@share(0.3)
 @given(st.text(max_size=30), st.integers(1, 4), st.data())
 def test_splice_equals_str_splice(text: str, chunk: int, data: st.DataObject) -> None:
     with patch.object(ot.text, "CHUNK", chunk):
@@ -76,6 +79,19 @@ def test_splice_equals_str_splice(text: str, chunk: int, data: st.DataObject) ->
             buffer.splice(pos, deleted, inserted)
             text = text[:pos] + inserted + text[pos + deleted :]
             check_reads_as(buffer, text, data)
+
+
+@share(0.3)
+@given(op_sequences(max_size=3), st.integers(1, 4))
+def test_buffer_invert_is_str_invert(cases: list[OpCase], chunk: int) -> None:
+    # Law: buffer.invert(op) == op.invert(str(buffer)), whatever the chunking.
+    with patch.object(ot.text, "CHUNK", chunk):
+        buffer = TextBuffer(cases[0].doc)
+        for case in cases:
+            inverse = buffer.invert(case.op)
+            assert inverse == case.op.invert(case.doc)
+            buffer.apply(case.op)
+            assert inverse.apply(str(buffer)) == case.doc
 
 
 @pytest.mark.parametrize(("pos", "deleted"), [(-1, 0), (0, -1), (4, 0), (2, 2)])
@@ -92,6 +108,8 @@ def test_apply_of_an_operation_of_another_length_raises() -> None:
         buffer.apply(TextOperation([4]))
     with pytest.raises(ValueError):
         buffer.apply(TextOperation([1, "x", 1]))
+    with pytest.raises(LengthMismatch):
+        buffer.invert(TextOperation([1, -1]))
     assert str(buffer) == "abc"
 
 
