@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -59,11 +59,15 @@ class CollabClient:
     applied: ``op``, ``client``, ``user``), ``reset`` (the text was replaced), ``presence``,
     ``join``, ``leave``, ``error`` (an error message from the server), ``status``
     (``connected`` / ``reconnecting`` / ``closed``).
+
+    ``url`` is the document's WebSocket address, or a list of addresses of the same document
+    on several server processes (any process serves any document): each reconnection then
+    moves on to the next address, so a client whose process died carries on with another.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         client_id: str | None = None,
         user: dict[str, Any] | None = None,
@@ -72,7 +76,11 @@ class CollabClient:
         backoff_base: float = 0.1,
         backoff_max: float = 10.0,
     ) -> None:
-        self.url = url
+        self.urls = [url] if isinstance(url, str) else list(url)
+        if not self.urls:
+            raise ValueError("at least one url is needed")
+        self._url_index = 0
+        self.url = self.urls[0]  # the address of the current (or next) connection
         self.client_id = client_id or secrets.token_urlsafe(12)
         self.user = user or {}
         self.token = token
@@ -290,6 +298,9 @@ class CollabClient:
             if self._closing or not self.reconnect:
                 return
             self._emit("status", {"status": "reconnecting"})
+            if len(self.urls) > 1:
+                self._url_index = (self._url_index + 1) % len(self.urls)
+                self.url = self.urls[self._url_index]
             # Exponential backoff with full jitter.
             delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
             attempt += 1

@@ -274,6 +274,13 @@ class Room:
         for attempt in range(self.settings.commit_retries + 1):
             in_batch: dict[tuple[str, int], _Prepared] = {}
             prepared = [await self._prepare(job, in_batch) for job in batch]
+            if any(p.dup_rev is not None and p.dup_rev > self.rev for p in prepared):
+                # A resend of an operation committed through another process that we have
+                # not heard of yet: integrate it first, so that the ack does not run ahead of
+                # what this process has sent (the client's next op would be based on it).
+                self._rollback(prepared)
+                await self._catch_up_remote(None)
+                continue
             new = [p.new for p in prepared if p.new is not None]
             if not new:
                 self._reply(prepared, [])
@@ -383,6 +390,7 @@ class Room:
 
     def _reply(self, prepared: list[_Prepared], records: list[OpRecord]) -> None:
         self.history.commit(records)
+        self.metrics.ops_committed += len(records)  # by this process (not those integrated)
         for rec in records:
             self._broadcast_record(rec)
         for p in prepared:
@@ -414,7 +422,6 @@ class Room:
                 s.send(msg)
         if author is not None:
             author.send(encode({"type": "ack", "seq": rec.seq, "rev": rec.rev}))
-        self.metrics.ops_committed += 1
 
     def _publish(self, records: list[OpRecord]) -> None:
         """Tell other processes; small batches travel whole, saving them a read."""
@@ -469,6 +476,11 @@ class Room:
             if not await self._client_id_free(s):
                 s.close(Close.BAD_HELLO, "this client id belongs to another user")
                 return
+            if hello.rev is not None and hello.rev > self.rev:
+                # The client comes from another process with revisions we have not heard of
+                # yet (the pub/sub message is late, or was lost while Redis was down): read
+                # them, rather than sending it back to an older text.
+                await self._catch_up_remote(None)
             last = await self.store.last_seq(self.doc_id, s.client)
             self.last_seq[s.client] = max(last, self.last_seq.get(s.client, 0))
             welcome: dict[str, Any] = {"type": "welcome", "doc": self.doc_id, "rev": self.rev}
@@ -522,6 +534,7 @@ class Room:
         self.text.apply(op)
         self.history.commit(records)
         self._broadcast_record(records[0])
+        self.metrics.ops_committed += 1
         await self.store.save_snapshot(self.doc_id, self.rev, target)
         author = job.user.get("name") if isinstance(job.user.get("name"), str) else job.user_id
         await self.store.add_version(self.doc_id, self.rev, "restore", None, author)

@@ -173,6 +173,14 @@ class Session:
         finally:
             if writer is not None and not writer.done():
                 writer.cancel()
+            elif writer is not None and not writer.cancelled():
+                # Retrieve how the writer ended (usually a send to a client that went away),
+                # else asyncio logs "Task exception was never retrieved".
+                exc = writer.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.error(
+                        "writer fault doc=%s client=%s", self.doc_id, self.client, exc_info=exc
+                    )
             self.state = SessionState.CLOSED
             if self.room is not None:
                 self.room.leave(self)

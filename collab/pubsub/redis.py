@@ -168,14 +168,20 @@ class RedisPubSub:
                 delay = min(delay * 2, 5.0)
 
     def _confirmed(self, channel: str) -> None:
-        for waiter in self._confirm.pop(channel, []):
+        """Redis confirmed one SUBSCRIBE to ``channel``: the oldest waiter may go on."""
+        waiters = self._confirm.get(channel)
+        if waiters:
+            waiter = waiters.pop(0)
             if not waiter.done():
                 waiter.set_result(None)
 
     def _release_waiters(self) -> None:
         """The connection is gone: subscribe() calls stop waiting (the resync covers them)."""
-        for channel in list(self._confirm):
-            self._confirmed(channel)
+        for waiters in self._confirm.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._confirm.clear()
 
     def _resync(self) -> None:
         if self._handler is None:

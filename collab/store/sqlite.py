@@ -316,11 +316,15 @@ class SqliteStore:
 
     async def client_owner(self, doc_id: str, client: str) -> str | None:
         def run() -> str | None:
-            row = self._c().execute(
-                "SELECT user_id FROM operations WHERE doc_id = ? AND client = ? "
-                "ORDER BY rev LIMIT 1",
-                (doc_id, client),
-            ).fetchone()
+            row = (
+                self._c()
+                .execute(
+                    "SELECT user_id FROM operations WHERE doc_id = ? AND client = ? "
+                    "ORDER BY rev LIMIT 1",
+                    (doc_id, client),
+                )
+                .fetchone()
+            )
             return None if row is None else row[0]
 
         return await self._run(run)

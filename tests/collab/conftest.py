@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
 
@@ -70,7 +72,6 @@ async def start_server(
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:
         if task.done():
@@ -113,3 +114,27 @@ async def server_factory(db_url: str) -> AsyncIterator[ServerFactory]:
 async def server(server_factory: ServerFactory) -> RunningServer:
     """One running server with default settings on a fresh SQLite file."""
     return await server_factory()
+
+
+# -- one server per module, for long tables of small cases ------------------------------------
+#
+# Starting and stopping a server costs about 0.3 s; a module of many small, per-document
+# cases shares one instead. Such a module runs its tests in the module's event loop
+# (``pytestmark = pytest.mark.asyncio(loop_scope="module")``), asks for ``shared_server`` and
+# gives each test its own document (``doc_id``), so that no test sees another's state.
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
+    """A server with default settings shared by one test module, on its own SQLite file."""
+    path = tmp_path_factory.mktemp("shared") / "collab.db"
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{path}", unload_grace=0.2)
+    srv = await start_server(settings)
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+def doc_id(request: pytest.FixtureRequest) -> str:
+    """A document id that belongs to this test alone."""
+    return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -105,13 +105,18 @@ class RawClient:
     async def error(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         return await self.recv_type("error", timeout=timeout)
 
-    async def expect_quiet(self, timeout: float = QUIET) -> None:
-        """Assert that no message arrives within ``timeout`` seconds."""
-        try:
-            msg = await asyncio.wait_for(self.ws.recv(), timeout)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected message: {msg!r}")
+    async def expect_quiet(self, timeout: float = QUIET, ignore: tuple[str, ...] = ()) -> None:
+        """Assert that no message (other than of the ``ignore`` types) arrives within
+        ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                msg = await self.recv(max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return
+            if msg["type"] not in ignore:
+                raise AssertionError(f"unexpected message: {msg!r}")
 
     async def closed(self, timeout: float = TIMEOUT) -> int | None:
         """Wait for the server to close the connection (dropping messages); the close code."""
@@ -140,8 +145,11 @@ async def raw_client(
     max_size: int | None = None,
 ) -> AsyncIterator[RawClient]:
     """A connected :class:`RawClient`, welcomed unless ``hello=False``."""
-    url = server.ws(doc)
-    async with connect(url, compression=None, max_size=max_size, open_timeout=TIMEOUT) as ws:
+    # max_queue=None: a test often leaves messages unread; with a bounded queue the client
+    # would stop reading the socket, miss the server's close frame and wait out its timeout.
+    async with connect(
+        server.ws(doc), compression=None, max_size=max_size, max_queue=None, open_timeout=TIMEOUT
+    ) as ws:
         c = RawClient(ws, client or new_client_id())
         if hello:
             await c.hello(rev=rev, user=user)
@@ -181,7 +189,9 @@ async def all_ops(http: httpx.AsyncClient, doc: str) -> list[dict[str, Any]]:
         out.extend(page)
 
 
-async def eventually(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.02) -> None:
+async def eventually(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = TIMEOUT, interval: float = 0.02
+) -> None:
     """Poll an async ``predicate()`` until it is true (for state only visible by polling)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -194,18 +204,3 @@ async def eventually(predicate: Any, timeout: float = TIMEOUT, interval: float =
 def splice(text: str, pos: int, delete: int, insert: str) -> str:
     """Plain string splicing: the expected result of a patch, computed without the engine."""
     return text[:pos] + insert + text[pos + delete :]
-
-
-def patch_op(length: int, pos: int, delete: int, insert: str) -> list[Any]:
-    """A wire operation for one patch on a document of ``length`` code points."""
-    out: list[Any] = []
-    if pos:
-        out.append(pos)
-    if insert:
-        out.append(insert)
-    if delete:
-        out.append(-delete)
-    rest = length - pos - delete
-    if rest:
-        out.append(rest)
-    return out

@@ -8,33 +8,25 @@ document) instead of paying a server start and stop per case.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from collab.settings import Settings
-from tests.collab.conftest import RunningServer, start_server
+from tests.collab.conftest import RunningServer
 from tests.collab.helpers import all_ops, create_doc, doc_text, http_client, raw_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
-    path = tmp_path_factory.mktemp("malformed") / "collab.db"
-    server = await start_server(Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{path}"))
-    yield server
-    await server.stop()
+@pytest.fixture
+def shared(shared_server: RunningServer) -> RunningServer:
+    return shared_server
 
 
 @pytest.fixture
-def doc(request: pytest.FixtureRequest) -> str:
-    """A document id of this test alone (the server is shared)."""
-    return "m" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+def doc(doc_id: str) -> str:
+    return doc_id
 
 
 # -- closing with 4400 -----------------------------------------------------------------------
