@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
 from collab.api import Ident
 from collab.api import router as api_router
@@ -189,5 +190,13 @@ def create_app(
     if WEB_DIR.is_dir():
         from fastapi.staticfiles import StaticFiles
 
-        app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+        class _Revalidated(StaticFiles):
+            # ES modules import each other: after an upgrade a browser must not mix cached
+            # old modules with new ones, so every load revalidates (cheap, by ETag).
+            def file_response(self, *args: Any, **kwargs: Any) -> Response:
+                response = super().file_response(*args, **kwargs)
+                response.headers["Cache-Control"] = "no-cache"
+                return response
+
+        app.mount("/web", _Revalidated(directory=WEB_DIR), name="web")
     return app
