@@ -6,6 +6,7 @@ Nothing else in the package imports a database or Redis driver.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -86,6 +87,48 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     return bool(host) and netloc.lower() == (host or "").lower()
 
 
+# A bearer credential, a URL query parameter named like a token, or anything shaped like a JWT.
+_BEARER = re.compile(
+    r"(?i)(bearer\s+)\S+|([?&][^=&\s]*token[^=&\s]*=)[^&\s\"]*"
+    r"|eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}"
+)
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, str):
+        return _BEARER.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", value)
+    kind = getattr(getattr(value, "opcode", None), "name", None)
+    data = getattr(value, "data", None)
+    if kind in ("TEXT", "BINARY", "CONT") and isinstance(data, bytes | bytearray | memoryview):
+        # A WebSocket data frame: its payload may be a hello (with a token) or document text.
+        return f"{kind} [{len(data)} bytes]"
+    return value
+
+
+class RedactTokens(logging.Filter):
+    """Keeps tokens out of uvicorn's logs (PROTOCOL §5). At DEBUG (``--log-level debug``)
+    its WebSocket protocol traces every handshake header, ``Authorization`` included, and
+    every frame, a hello's token included; its access log (``--access-log``) has URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
+        args = record.args
+        if isinstance(args, tuple) and args:
+            if len(args) == 2 and str(args[0]).lower() == "authorization":
+                record.args = (args[0], "[redacted]")
+            else:
+                record.args = tuple(_redact(a) for a in args)
+        return True
+
+
+def _redact_server_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access", "websockets.server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -101,6 +144,7 @@ def create_app(
     metrics = Metrics()
     rooms = Rooms(store, pubsub, settings, metrics)
     services = Services(settings, store, pubsub, auth, rooms, metrics)
+    _redact_server_logs()
     metrics.queue_depth = lambda: sum(len(s._out) for r in rooms.all() for s in r.sessions.values())
 
     @asynccontextmanager

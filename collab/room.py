@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -295,6 +296,11 @@ class Room:
                     self.last_seq.pop(e.client, None)
                 await self._catch_up_remote(None)
                 log.info("commit conflict doc=%s attempt=%d: %s", self.doc_id, attempt, e)
+                if attempt:
+                    # Several processes racing for one hot document: back off with full
+                    # jitter so that the race does not repeat in lockstep; the batch also
+                    # grows meanwhile, so each win commits more.
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
             except DocumentNotFound:
                 self._rollback(prepared)

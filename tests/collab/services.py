@@ -45,6 +45,7 @@ PG_URL = os.environ.get(
 REDIS_URL = os.environ.get("COLLAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("COLLAB_REQUIRE_SERVICES") == "1"
 
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 STARTUP_TIMEOUT = 30.0  # seconds for a process to answer (three start at once on small CI boxes)
 
 
@@ -175,8 +176,7 @@ class RedisServer:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-                + ["--save", "", "--appendonly", "no"],
+                [binary, *("--port", str(self.port), "--bind", "127.0.0.1"), *NO_PERSISTENCE],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -278,8 +278,7 @@ def spawn_server(
     full_env.update(env or {})
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [*_collab_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--log-level", "warning"],
+            [*_collab_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -333,3 +332,14 @@ async def ops_log(http: httpx.AsyncClient, base_url: str, doc_id: str) -> list[d
         if not page:
             return out
         out.extend(page)
+
+
+async def metric(http: httpx.AsyncClient, base_url: str, name: str) -> float:
+    """One unlabelled sample from a process's ``/metrics`` page (0 when absent)."""
+    r = await http.get(f"{base_url}/metrics")
+    r.raise_for_status()
+    for line in r.text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return float(parts[1])
+    return 0.0

@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,7 +107,7 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
 
 
 @pytest.fixture
-async def own_redis(tmp_path: Any) -> AsyncIterator[RedisServer]:
+async def own_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
     """A private redis-server that the test may kill and restart."""
     server = RedisServer(log_path=tmp_path / "redis.log")
     await server.start()
