@@ -12,11 +12,11 @@ import asyncio
 import os
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from collab.store.migrate import DEFAULT_DATABASE_URL, ensure_sqlite_parent
 from collab.store.schema import metadata
 
