@@ -13,6 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
@@ -59,6 +60,17 @@ def _record(row: tuple[Any, ...]) -> OpRecord:
     return OpRecord(rev, orjson.loads(op), client, seq, orjson.loads(user), user_id, _dt(created))
 
 
+@dataclass(slots=True)
+class _Commit:
+    """A batch waiting for the next group transaction."""
+
+    doc_id: str
+    ops: list[NewOp]
+    rows: list[tuple[Any, ...]]
+    ts: str
+    done: asyncio.Future[None]
+
+
 class SqliteStore:
     """A :class:`~collab.store.base.Store` in one SQLite file."""
 
@@ -71,6 +83,8 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._waiting: list[_Commit] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -207,6 +221,14 @@ class SqliteStore:
     # -- operations --------------------------------------------------------------------------
 
     async def commit(self, doc_id: str, ops: list[NewOp]) -> list[OpRecord]:
+        """Append ``ops``; see :meth:`collab.store.base.Store.commit`.
+
+        Group commit across documents: commits that arrive while the database thread is
+        busy wait in :attr:`_waiting` and go together in the next transaction (one fsync for
+        all of them), each inside its own savepoint so that one failing batch (a conflict, a
+        duplicate) leaves the others whole. Each caller still returns only once its
+        operations are durable.
+        """
         if not ops:
             if await self.get_document(doc_id) is None:
                 raise DocumentNotFound(doc_id)
@@ -214,7 +236,6 @@ class SqliteStore:
         check_batch(ops)
         now = _now()
         ts = _ts(now)
-        expected = ops[0].rev - 1
         rows = [
             (
                 doc_id,
@@ -228,41 +249,78 @@ class SqliteStore:
             )
             for o in ops
         ]
-
-        def run() -> None:
-            c = self._c()
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                moved = c.execute(
-                    "UPDATE documents SET rev = ?, updated_at = ? WHERE id = ? AND rev = ?",
-                    (ops[-1].rev, ts, doc_id, expected),
-                ).rowcount
-                if moved != 1:
-                    c.execute("ROLLBACK")
-                    if self._get(doc_id) is None:
-                        raise DocumentNotFound(doc_id)
-                    raise RevisionConflict(f"{doc_id}: rev {expected} is not current")
-                c.executemany(
-                    'INSERT INTO operations (doc_id, rev, op, client, seq, "user", user_id, '
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except sqlite3.IntegrityError:
-                c.execute("ROLLBACK")
-                dup = self._first_committed(doc_id, ops)
-                if dup is not None:
-                    raise DuplicateOperation(*dup) from None
-                raise RevisionConflict(f"{doc_id}: a revision after {expected} is taken") from None
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
-
-        await self._run(run)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Commit(doc_id, ops, rows, ts, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await done
         return [
             OpRecord(o.rev, list(o.op), o.client, o.seq, dict(o.user), o.user_id, now) for o in ops
         ]
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                results = await self._run(self._commit_group, group)
+            except BaseException as e:  # the transaction itself failed: every batch did
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_exception(e if isinstance(e, Exception) else StoreError(e))
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            for item, err in zip(group, results, strict=True):
+                if item.done.done():
+                    continue
+                if err is None:
+                    item.done.set_result(None)
+                else:
+                    item.done.set_exception(err)
+
+    def _commit_group(self, group: list[_Commit]) -> list[Exception | None]:
+        """One transaction for every waiting batch, a savepoint each (database thread)."""
+        c = self._c()
+        results: list[Exception | None] = []
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for item in group:
+                results.append(self._commit_one(c, item))
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return results
+
+    def _commit_one(self, c: sqlite3.Connection, item: _Commit) -> Exception | None:
+        doc_id, ops = item.doc_id, item.ops
+        expected = ops[0].rev - 1
+        c.execute("SAVEPOINT batch")
+        try:
+            moved = c.execute(
+                "UPDATE documents SET rev = ?, updated_at = ? WHERE id = ? AND rev = ?",
+                (ops[-1].rev, item.ts, doc_id, expected),
+            ).rowcount
+            if moved != 1:
+                c.execute("ROLLBACK TO batch")
+                if self._get(doc_id) is None:
+                    return DocumentNotFound(doc_id)
+                return RevisionConflict(f"{doc_id}: rev {expected} is not current")
+            c.executemany(
+                'INSERT INTO operations (doc_id, rev, op, client, seq, "user", user_id, '
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                item.rows,
+            )
+        except sqlite3.IntegrityError:
+            c.execute("ROLLBACK TO batch")
+            dup = self._first_committed(doc_id, ops)
+            if dup is not None:
+                return DuplicateOperation(*dup)
+            return RevisionConflict(f"{doc_id}: a revision after {expected} is taken")
+        finally:
+            c.execute("RELEASE batch")
+        return None
 
     def _first_committed(self, doc_id: str, ops: list[NewOp]) -> tuple[str, int] | None:
         c = self._c()

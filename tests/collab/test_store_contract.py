@@ -652,3 +652,26 @@ async def test_postgresql_requires_upgrade_then_upgrades_idempotently(empty_pg_u
             assert await conn.run_sync(current_revisions) == head_revisions()
     finally:
         await store.close()
+
+
+async def test_concurrent_commits_to_many_documents(store: Store) -> None:
+    """Commits in flight together (one group transaction in SqliteStore) succeed or fail
+    each on its own: a conflict in one batch leaves the others committed."""
+    docs = [f"d{i}" for i in range(12)]
+    for d in docs:
+        await store.create_document(d)
+    await store.commit("d0", [new(1)])
+    results = await asyncio.gather(
+        *(store.commit(d, [new(1), new(2)]) for d in docs), return_exceptions=True
+    )
+    assert isinstance(results[0], RevisionConflict)  # d0 is already at revision 1
+    for d, result in zip(docs[1:], results[1:], strict=True):
+        assert not isinstance(result, BaseException), (d, result)
+        assert [r.rev for r in await store.get_ops(d, 0)] == [1, 2]
+    assert [r.rev for r in await store.get_ops("d0", 0)] == [1]
+    dup = await asyncio.gather(
+        store.commit("d1", [new(3, "c1", 1)]), store.commit("d2", [new(3)]), return_exceptions=True
+    )
+    assert isinstance(dup[0], DuplicateOperation)
+    assert not isinstance(dup[1], BaseException)
+    assert (await store.get_document("d2")).rev == 3  # type: ignore[union-attr]
