@@ -47,9 +47,9 @@ class Services:
 
 
 def _default_store(settings: Settings) -> Store:
-    from collab.store.migrate import is_sqlite
+    from collab.store.dburl import is_sqlite_url
 
-    if is_sqlite(settings.database_url):
+    if is_sqlite_url(settings.database_url):
         # Same schema and file, one thread hop per call instead of one per statement.
         from collab.store.sqlite import SqliteStore
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -20,12 +21,28 @@ def _has(module: str) -> bool:
     return True
 
 
+def _migrate_sqlite_apart(url: str) -> None:
+    """Migrate a SQLite file that needs it in a child process, so that the server never
+    imports Alembic and SQLAlchemy (tens of megabytes it would keep for its lifetime)."""
+    from collab.store.dburl import SCHEMA_HEAD, is_sqlite_url, sqlite_path, sqlite_schema_version
+
+    if not is_sqlite_url(url):
+        return
+    path = sqlite_path(url)
+    if sqlite_schema_version(path) == SCHEMA_HEAD:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "collab.cli", "db", "upgrade", "--database-url", url], check=True
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collab.app import Services, create_app
 
     settings = Settings.from_env(database_url=args.database_url, redis_url=args.redis_url)
+    _migrate_sqlite_apart(settings.database_url)
     app = create_app(settings)
     services: Services = app.state.services
     config = uvicorn.Config(

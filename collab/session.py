@@ -127,7 +127,12 @@ class Session:
             while self._out:
                 text = self._out.popleft()
                 self._out_chars -= len(text)
-                await send({"type": "websocket.send", "text": text})
+                try:
+                    await send({"type": "websocket.send", "text": text})
+                except RuntimeError:
+                    # The server closed the connection itself (a frame over the size limit,
+                    # a keep-alive timeout) and refuses sends: the client is gone, no fault.
+                    raise WebSocketDisconnect(1006) from None
             if self._close_code is not None:
                 await self._send_close()
                 return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,7 @@ def _int_field(msg: dict[str, Any], name: str) -> int:
 
 
 MAX_USER_BYTES = 1024
+MAX_SEQ = 2**63 - 1
 
 
 def validate_user(user: Any) -> dict[str, Any]:
@@ -109,8 +111,9 @@ def _hello(msg: dict[str, Any]) -> Hello:
 def _op(msg: dict[str, Any]) -> OpMessage:
     # The seq first: every later error is about this operation and carries it (PROTOCOL §3).
     seq = _int_field(msg, "seq")
-    if seq < 1:
-        raise _bad("'seq' must be an integer >= 1")
+    if seq < 1 or seq > MAX_SEQ:
+        # Not echoed: an error carries its seq, and JSON encoders stop at 64 bits.
+        raise _bad("'seq' must be an integer from 1 to 2**63 - 1")
     rev = msg.get("rev")
     if type(rev) is not int:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "'rev' must be an integer", seq)
@@ -121,6 +124,9 @@ def _op(msg: dict[str, Any]) -> OpMessage:
         op = TextOperation.from_json(msg["op"])
     except InvalidOperation as e:
         raise ProtocolError(ErrorCode.BAD_OP, str(e), seq) from None
+    except RecursionError:
+        # A component nested so deep that quoting it in the error message recursed too far.
+        raise ProtocolError(ErrorCode.BAD_OP, "a component is nested too deeply", seq) from None
     return OpMessage(rev, seq, op)
 
 
@@ -135,6 +141,8 @@ def _presence(msg: dict[str, Any]) -> PresenceMessage:
         sel = Selection.from_json(raw)
     except InvalidOperation as e:
         raise _bad(f"'selection': {e}") from None
+    except RecursionError:  # quoting a deeply nested range in the message
+        raise _bad("'selection' is nested too deeply") from None
     if len(sel.ranges) > 100:
         raise _bad("'selection' has more than 100 ranges")
     return PresenceMessage(rev, sel)
@@ -165,12 +173,14 @@ def parse(raw: str | bytes) -> Message:
             msg = json.loads(raw)
         except ValueError:
             raise _bad("not valid JSON") from None
+        except RecursionError:  # nesting deeper than both parsers go
+            raise _bad("nested too deeply") from None
     if type(msg) is not dict:
         raise _bad("a message is a JSON object")
     kind = msg.get("type")
     parser = _PARSERS.get(kind) if type(kind) is str else None
     if parser is None:
-        raise _bad(f"unknown message type {kind!r}"[:200])
+        raise _bad(f"unknown message type {reprlib.repr(kind)}"[:200])  # bounded, even if nested
     return parser(msg)
 
 

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
 import orjson
-from sqlalchemy.engine import make_url
 
 from collab.store.base import (
     DocInfo,
@@ -34,8 +33,8 @@ from collab.store.base import (
     Version,
     VersionKind,
 )
+from collab.store.dburl import SCHEMA_HEAD, sqlite_path, sqlite_schema_version
 from collab.store.memory import batch_keys, check_batch
-from collab.store.sql import SqlStore
 
 T = TypeVar("T")
 KINDS: tuple[str, ...] = get_args(VersionKind)
@@ -76,10 +75,10 @@ class SqliteStore:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
         self.url = url
-        database = make_url(url).database
-        if not database or database == ":memory:":
-            raise StoreError("in-memory SQLite is not supported; use MemoryStore")
-        self.path = database
+        try:
+            self.path = sqlite_path(url)
+        except ValueError as e:
+            raise StoreError(str(e)) from None
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -115,12 +114,14 @@ class SqliteStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create and migrate the file (through Alembic), then open the connection."""
+        """Open the file, migrating it through Alembic first if its schema is not current."""
         if self._executor is not None:
             return
-        migrator = SqlStore(self.url)
-        await migrator.migrate()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="collab-sqlite")
+        if await self._run(sqlite_schema_version, self.path) != SCHEMA_HEAD:
+            from collab.store.sql import SqlStore  # SQLAlchemy + Alembic, only when needed
+
+            await SqlStore(self.url).migrate()
         await self._run(self._connect)
 
     async def close(self) -> None:

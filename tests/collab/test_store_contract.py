@@ -37,6 +37,7 @@ from collab.store.base import (
     Store,
     StoreError,
 )
+from collab.store.dburl import SCHEMA_HEAD, is_sqlite_url, sqlite_path
 from collab.store.memory import MemoryStore
 from collab.store.migrate import (
     SchemaNotCurrent,
@@ -675,3 +676,18 @@ async def test_concurrent_commits_to_many_documents(store: Store) -> None:
     assert isinstance(dup[0], DuplicateOperation)
     assert not isinstance(dup[1], BaseException)
     assert (await store.get_document("d2")).rev == 3  # type: ignore[union-attr]
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    """SqliteStore skips Alembic when a file is at SCHEMA_HEAD; it must be the real head."""
+    assert migrate.head_revisions() == {SCHEMA_HEAD}
+
+
+def test_sqlite_urls_without_sqlalchemy() -> None:
+    assert sqlite_path("sqlite+aiosqlite:///./x.db") == "./x.db"
+    assert sqlite_path("sqlite+aiosqlite:////abs/x.db") == "/abs/x.db"
+    assert sqlite_path("sqlite:///rel/x.db?mode=rwc") == "rel/x.db"
+    assert is_sqlite_url("SQLITE+aiosqlite:///x") and not is_sqlite_url("postgresql+asyncpg://h/d")
+    for bad in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "postgresql://h/d"):
+        with pytest.raises(ValueError):
+            sqlite_path(bad)
