@@ -28,6 +28,8 @@ from typing import Any
 import orjson
 import websockets
 
+from ot import TextOperation, from_splice, transform
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
@@ -54,28 +56,26 @@ async def client(
         while seq < m:
             seq += 1
             if length and rng.random() < 0.2:
-                p = rng.randrange(length)
-                op: list[Any] = [p, -1, length - p - 1]
+                pending = from_splice(length, rng.randrange(length), 1, "")
             else:
-                p = rng.randint(0, length)
-                op = [p, "x", length - p]
-            op = [c for c in op if c != 0]
+                pending = from_splice(length, rng.randint(0, length), 0, "x")
+            length = pending.target_length
             t0 = time.perf_counter()
-            await ws.send(orjson.dumps({"type": "op", "rev": rev, "seq": seq, "op": op}).decode())
+            msg_out = {"type": "op", "rev": rev, "seq": seq, "op": pending.to_json()}
+            await ws.send(orjson.dumps(msg_out).decode())
             while True:
                 msg = orjson.loads(await ws.recv())
                 kind = msg["type"]
                 if kind == "op":
+                    # A concurrent revision: transform it past our operation in flight (the
+                    # client side of the protocol), so that our length stays exact even when
+                    # both deleted the same character.
                     rev = msg["rev"]
-                    for c in msg["op"]:
-                        if type(c) is str:
-                            length += len(c)
-                        elif c < 0:
-                            length += c
+                    pending, remote = transform(pending, TextOperation.from_json(msg["op"]))
+                    length = remote.target_length
                 elif kind == "ack":
                     acks.append(time.perf_counter() - t0)
                     rev = msg["rev"]
-                    length += 1 if type(op[1] if len(op) > 1 else op[0]) is str else -1
                     break
                 elif kind == "error":
                     raise RuntimeError(f"server error: {msg}")
