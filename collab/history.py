@@ -50,7 +50,9 @@ class History:
         self._ops.extend(self._tentative[:n])
         self._records.extend(records)
         del self._tentative[:n]
-        excess = len(self._ops) - 2 * self._window
+        # Trim in steps of a quarter window, so that the cost of trimming stays small
+        # without holding twice the window.
+        excess = len(self._ops) - self._window - self._window // 4
         if excess > 0 and not self._tentative:
             drop = len(self._ops) - self._window
             del self._ops[:drop]

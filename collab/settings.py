@@ -53,7 +53,7 @@ class Settings:
     autosave_idle: float = 2.0
     autosave_every: int = 500
     unload_grace: float = 30.0
-    history_window: int = 2000  # committed operations kept in memory per open document
+    history_window: int = 1000  # committed operations kept in memory per open document
     commit_retries: int = 60  # commit races lost in a row before an op is refused
     ws_per_address: int = 256  # open WebSocket connections per client address; 0: no limit
 
