@@ -15,7 +15,7 @@ components of the same kind, and an insert always precedes an adjacent delete.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ot.errors import InvalidOperation, LengthMismatch
@@ -216,6 +216,11 @@ class TextOperation:
                 f"invert needs the {self.base_length}-character text the operation applies "
                 f"to, got {len(text)}"
             )
+        return self.invert_reading(lambda start, end: text[start:end])
+
+    def invert_reading(self, read: Callable[[int, int], str]) -> TextOperation:
+        """The inverse, reading deleted text with ``read(start, end)`` from the base text
+        (for texts that are not a ``str``, such as :class:`ot.TextBuffer`); no length check."""
         inv = TextOperation()
         pos = 0
         for c in self.ops:
@@ -225,7 +230,7 @@ class TextOperation:
                 inv.retain(c)
                 pos += c
             else:
-                inv.insert(text[pos : pos - c])
+                inv.insert(read(pos, pos - c))
                 pos -= c
         return inv
 

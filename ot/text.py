@@ -101,18 +101,7 @@ class TextBuffer:
             raise LengthMismatch(
                 f"operation expects a document of {op.base_length} characters, got {self._length}"
             )
-        inv = TextOperation()
-        pos = 0
-        for c in op.ops:
-            if type(c) is str:
-                inv.delete(len(c))
-            elif c > 0:
-                inv.retain(c)
-                pos += c
-            else:
-                inv.insert(self.slice(pos, pos - c))
-                pos -= c
-        return inv
+        return op.invert_reading(self.slice)
 
     def slice(self, start: int, end: int) -> str:
         """The text between code points ``start`` and ``end``."""
