@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import re
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -37,7 +34,7 @@ import httpx
 
 from collab.client import CollabClient
 from ot import TextOperation
-from tests.collab.services import STARTUP_TIMEOUT, ServerProcess, free_port
+from tests.collab.services import STARTUP_TIMEOUT, ServerProcess, free_port, spawn_server
 
 TIMEOUT = 30.0  # any single wait of a crash cycle (a restart included)
 
@@ -81,31 +78,11 @@ class RecordingClient(CollabClient):
 # -- collab serve on a chosen port ------------------------------------------------------------
 
 
-def _collab_command() -> list[str]:
-    script = Path(sys.executable).with_name("collab")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "collab.cli"]
-
-
 def serve(
     database_url: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None
 ) -> ServerProcess:
     """Start ``collab serve`` on ``port`` (a free one if None); see ``wait_ready``."""
-    port = port or free_port()
-    log_path = log_dir / f"collab-{port}.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
-    full_env["COLLAB_DATABASE_URL"] = database_url
-    full_env.update(env or {})
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [*_collab_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=log_dir,
-        )
-    return ServerProcess(proc, port, log_path)
+    return spawn_server(database_url, None, log_dir, env, port=port)
 
 
 async def serve_ready(

@@ -267,9 +267,10 @@ def spawn_server(
     redis_url: str | None,
     log_dir: Path,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
-    """Start ``collab serve`` on a free port (not yet ready: see :meth:`wait_ready`)."""
-    port = free_port()
+    """Start ``collab serve`` on ``port`` or a free one (not yet ready: see :meth:`wait_ready`)."""
+    port = port or free_port()
     log_path = log_dir / f"collab-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
     full_env["COLLAB_DATABASE_URL"] = database_url
