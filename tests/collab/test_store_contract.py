@@ -50,6 +50,7 @@ from collab.store.migrate import (
 from collab.store.schema import metadata, operations, snapshots, versions
 from collab.store.sql import SqlStore
 from collab.store.sqlite import SqliteStore
+from tests.collab.services import drop_database
 
 PG_URL = os.environ.get(
     "COLLAB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -91,16 +92,6 @@ async def create_pg_database() -> str:
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
-async def drop_pg_database(url: str) -> None:
-    engine = _admin_engine()
-    try:
-        async with engine.connect() as conn:
-            name = make_url(url).database
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> None:
     """Skip (or fail, with COLLAB_REQUIRE_SERVICES=1) when PostgreSQL does not answer."""
@@ -131,7 +122,7 @@ def pg_url(pg_server: None) -> Iterator[str]:
         asyncio.run(upgrade_database(url))
         yield url
     finally:
-        asyncio.run(drop_pg_database(url))
+        asyncio.run(drop_database(url))
 
 
 def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
@@ -634,7 +625,7 @@ def empty_pg_url(pg_server: None) -> Iterator[str]:
     try:
         yield url
     finally:
-        asyncio.run(drop_pg_database(url))
+        asyncio.run(drop_database(url))
 
 
 async def test_postgresql_requires_upgrade_then_upgrades_idempotently(empty_pg_url: str) -> None:
