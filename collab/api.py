@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from collab.auth import AuthError, Identity, Role
-from collab.room import Read, Restore
-from collab.store.base import DocumentExists, OpRecord
+from collab.document import replay
+from collab.room import Contention, RoomFault
+from collab.services import Services
+from collab.store.base import DocumentExists, DocumentNotFound, OpRecord
 from collab.wire import DOC_ID
 from ot import InvalidOperation
 from ot.operation import check_text
-
-if TYPE_CHECKING:
-    from collab.app import Services
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -84,7 +82,7 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-Svc = Annotated["Services", Depends(services)]
+Svc = Annotated[Services, Depends(services)]
 
 
 def identity(request: Request, svc: Svc) -> Identity:
@@ -182,9 +180,11 @@ async def get_doc(doc_id: str, svc: Svc, who: Ident) -> DocFull:
     if room is None:
         raise HTTPException(404, "no such document")
     try:
-        done: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
-        room.queue.put_nowait(Read(done))
-        rev, text = await done
+        rev, text = await room.read()
+    except DocumentNotFound:
+        raise HTTPException(404, "no such document") from None
+    except RoomFault:
+        raise HTTPException(503, "the store is unavailable; try again") from None
     finally:
         svc.rooms.release(room)
     info = await svc.store.get_document(doc_id)
@@ -227,13 +227,8 @@ async def get_revision(doc_id: str, rev: int, svc: Svc, who: Ident) -> DocText:
     snap = await svc.store.nearest_snapshot(doc_id, rev)
     if snap is None:  # pragma: no cover - revision 0 always has a snapshot
         raise HTTPException(500, "no snapshot")
-    from ot import TextOperation
-
-    text = snap.text
-    if snap.rev < rev:
-        for rec in await svc.store.get_ops(doc_id, snap.rev, rev - snap.rev):
-            text = TextOperation.from_json(rec.op).apply(text)
-    return DocText(id=doc_id, rev=rev, text=text)
+    records = await svc.store.get_ops(doc_id, snap.rev, rev - snap.rev) if snap.rev < rev else []
+    return DocText(id=doc_id, rev=rev, text=replay(snap.text, records))
 
 
 @router.get("/docs/{doc_id}/versions", summary="Saved versions, newest first")
@@ -266,8 +261,10 @@ async def restore(doc_id: str, body: RestoreIn, svc: Svc, who: Ident) -> Restore
     if room is None:
         raise HTTPException(404, "no such document")
     try:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        room.queue.put_nowait(Restore(body.rev, _author(who), who.user_id, done))
-        return RestoreOut(rev=await done)
+        return RestoreOut(rev=await room.restore(body.rev, _author(who), who.user_id))
+    except DocumentNotFound:
+        raise HTTPException(404, "no such document") from None
+    except (RoomFault, Contention) as e:
+        raise HTTPException(503, f"{e}; nothing was restored, try again") from None
     finally:
         svc.rooms.release(room)

@@ -9,7 +9,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from collab.errors import Close
 from collab.metrics import Metrics
 from collab.pubsub.base import PubSub
 from collab.registry import Rooms
+from collab.services import Services
 from collab.session import Session
 from collab.settings import Settings
 from collab.store.base import Store
@@ -35,16 +35,7 @@ log = logging.getLogger("collab")
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
-@dataclass
-class Services:
-    """What request handlers share; one per app."""
-
-    settings: Settings
-    store: Store
-    pubsub: PubSub
-    auth: Authenticator
-    rooms: Rooms
-    metrics: Metrics
+__all__ = ["Services", "create_app"]
 
 
 def _default_store(settings: Settings) -> Store:
@@ -167,7 +158,8 @@ def create_app(
     rooms = Rooms(store, pubsub, settings, metrics)
     services = Services(settings, store, pubsub, auth, rooms, metrics)
     _redact_server_logs()
-    metrics.queue_depth = lambda: sum(len(s._out) for r in rooms.all() for s in r.sessions.values())
+    live: set[Session] = set()
+    metrics.queue_depth = lambda: sum(s.queued for s in live)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -221,8 +213,11 @@ def create_app(
         per_address[address] = per_address.get(address, 0) + 1
         metrics.connections += 1
         try:
-            await Session(ws, doc_id, services).run()
+            session = Session(ws, doc_id, services)
+            live.add(session)
+            await session.run()
         finally:
+            live.discard(session)
             left = per_address[address] - 1
             if left:
                 per_address[address] = left

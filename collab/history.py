@@ -1,77 +1,68 @@
-"""A document's recent history in memory, with the store behind it for anything older.
+"""A document's recent committed history in memory: a bounded window of operations.
 
-Holds the committed operations ``base+1..rev`` (a bounded window) and the tentative ones of
-the batch being committed. Incoming operations are rebased against ``ops_since(R)``.
+Holds the committed operations ``base+1..rev``, parsed (to rebase against) and as records
+(to catch clients up). It does no I/O: what it lacks is read from the store by the room and
+handed in through :meth:`History.prepend`.
 """
 
 from __future__ import annotations
 
-from collab.store.base import OpRecord, Store
+from collab.store.base import OpRecord
 from ot import TextOperation
 
 
 class History:
-    """Committed operations ``base+1..rev`` plus the tentative batch."""
+    """Committed operations ``base+1..rev``; older ones are trimmed in quarter-window steps."""
 
-    def __init__(self, store: Store, doc_id: str, window: int) -> None:
-        self._store = store
-        self._doc_id = doc_id
+    __slots__ = ("_ops", "_records", "_window", "base")
+
+    def __init__(self, base: int, window: int) -> None:
+        self.base = base
         self._window = max(1, window)
-        self.base = 0
         self._ops: list[TextOperation] = []
         self._records: list[OpRecord] = []
-        self._tentative: list[TextOperation] = []
-
-    def reset(self, base: int, ops: list[tuple[TextOperation, OpRecord]]) -> None:
-        self.base = base
-        self._ops = [op for op, _ in ops]
-        self._records = [rec for _, rec in ops]
-        self._tentative = []
 
     @property
     def rev(self) -> int:
         """The last committed revision."""
         return self.base + len(self._ops)
 
-    @property
-    def tentative_rev(self) -> int:
-        """The revision after the tentative batch."""
-        return self.rev + len(self._tentative)
-
-    def push_tentative(self, op: TextOperation) -> None:
-        self._tentative.append(op)
-
-    def drop_tentative(self) -> None:
-        self._tentative = []
-
-    def commit(self, records: list[OpRecord]) -> None:
-        """The first ``len(records)`` tentative operations are now committed as ``records``."""
-        n = len(records)
-        self._ops.extend(self._tentative[:n])
-        self._records.extend(records)
-        del self._tentative[:n]
+    def append(self, op: TextOperation, record: OpRecord) -> None:
+        """Revision ``rev + 1`` was committed as ``record`` (``op`` parsed from it)."""
+        if record.rev != self.rev + 1:
+            raise ValueError(f"revision {record.rev} does not follow {self.rev}")
+        self._ops.append(op)
+        self._records.append(record)
         # Trim in steps of a quarter window, so that the cost of trimming stays small
         # without holding twice the window.
-        excess = len(self._ops) - self._window - self._window // 4
-        if excess > 0 and not self._tentative:
+        if len(self._ops) > self._window + self._window // 4:
             drop = len(self._ops) - self._window
             del self._ops[:drop]
             del self._records[:drop]
             self.base += drop
 
-    async def ops_since(self, rev: int) -> list[TextOperation]:
-        """Operations ``rev+1..tentative_rev`` (reading the store for what the window lacks)."""
-        if rev >= self.base:
-            return self._ops[rev - self.base :] + self._tentative
-        older = await self._store.get_ops(self._doc_id, rev, self.base - rev)
-        return [TextOperation.from_json(r.op) for r in older] + self._ops + self._tentative
+    def prepend(self, records: list[OpRecord]) -> None:
+        """Older committed records read from the store: revisions ``base-len+1..base``."""
+        if not records:
+            return
+        first = self.base - len(records) + 1
+        if first < 1 or [r.rev for r in records] != list(range(first, self.base + 1)):
+            raise ValueError(f"records do not end at revision {self.base}")
+        self._ops[:0] = [TextOperation.from_json(r.op) for r in records]
+        self._records[:0] = records
+        self.base = first - 1
 
-    async def records_since(self, rev: int) -> list[OpRecord]:
-        """Committed records ``rev+1..rev``."""
-        if rev >= self.base:
-            return self._records[rev - self.base :]
-        older = await self._store.get_ops(self._doc_id, rev, self.base - rev)
-        return older + self._records
+    def ops_since(self, rev: int) -> list[TextOperation] | None:
+        """Operations ``rev+1..rev``; None when the window does not reach back to ``rev``."""
+        if rev < self.base or rev > self.rev:
+            return None
+        return self._ops[rev - self.base :]
+
+    def records_since(self, rev: int) -> list[OpRecord] | None:
+        """Records ``rev+1..rev``; None when the window does not reach back to ``rev``."""
+        if rev < self.base or rev > self.rev:
+            return None
+        return self._records[rev - self.base :]
 
     def find_seq(self, client: str, seq: int) -> int | None:
         """The revision of (client, seq) if it is in the window."""
@@ -81,31 +72,10 @@ class History:
         return None
 
     def length_at(self, rev: int, current: int) -> int | None:
-        """The document length at committed revision ``rev``, if in the window.
-
-        ``current`` is the length of the in-memory text, which includes the tentative batch.
-        """
+        """The document length at committed revision ``rev`` if in the window
+        (``current``: the length at ``rev``)."""
         if rev < self.base or rev > self.rev:
             return None
         if rev < self.rev:
             return self._ops[rev - self.base].base_length
-        return self._tentative[0].base_length if self._tentative else current
-
-    def committed_since(self, rev: int) -> list[TextOperation] | None:
-        """Committed operations after ``rev`` if the window has them (no store access)."""
-        if rev < self.base or rev > self.rev:
-            return None
-        return self._ops[rev - self.base :]
-
-    async def text_at(self, rev: int, current: str) -> str:
-        """The text at committed revision ``rev``: nearest snapshot plus replay."""
-        if rev == self.rev:
-            return current
-        snap = await self._store.nearest_snapshot(self._doc_id, rev)
-        if snap is None:  # pragma: no cover - revision 0 always has a snapshot
-            raise LookupError(f"no snapshot at or before revision {rev}")
-        text = snap.text
-        if snap.rev < rev:
-            for rec in await self._store.get_ops(self._doc_id, snap.rev, rev - snap.rev):
-                text = TextOperation.from_json(rec.op).apply(text)
-        return text
+        return current

@@ -1,28 +1,30 @@
-"""Carets and selections of a document's sessions (PROTOCOL §3 Presence).
+"""Carets and selections of a document's peers (PROTOCOL §3 Presence).
 
-A selection arrives at the sender's revision; it is transformed to the room's committed
+A selection arrives at the sender's revision; it is transformed to the document's committed
 revision before it is stored or forwarded. Each client's updates are forwarded at most once
 per ``interval`` (50 ms): the latest wins and is always delivered (trailing edge).
+
+The board knows the document through a callable (the room replaces its document when it
+reloads) and the peers through the room's mapping of client id to :class:`~collab.peer.Peer`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from collab import wire
+from collab.document import Document
 from collab.errors import ErrorCode, ProtocolError
-from collab.wire import encode
+from collab.peer import Peer
 from ot import Selection
-
-if TYPE_CHECKING:
-    from collab.room import Room
-    from collab.session import Session
 
 
 @dataclass(slots=True)
-class _Peer:
+class _Caret:
     rev: int
     selection: Selection | None
     last_sent: float = 0.0
@@ -31,20 +33,28 @@ class _Peer:
 
 
 class PresenceBoard:
-    """Latest selection of every session of one room, and the throttle that forwards them."""
+    """Latest selection of every peer of one document, and the throttle that forwards them."""
 
-    def __init__(self, room: Room, interval: float) -> None:
-        self._room = room
+    def __init__(
+        self,
+        document: Callable[[], Document],
+        peers: Mapping[str, Peer],
+        broadcast: Callable[[str, Peer | None], None],
+        interval: float,
+    ) -> None:
+        self._document = document
+        self._peers = peers
+        self._broadcast = broadcast
         self._interval = interval
-        self._peers: dict[str, _Peer] = {}
+        self._carets: dict[str, _Caret] = {}
 
-    def update(self, session: Session, rev: int, selection: Selection | None) -> None:
+    def update(self, peer: Peer, rev: int, selection: Selection | None) -> None:
         """Take a presence message; raises ProtocolError(bad_rev / bad_message)."""
-        room = self._room
-        if rev < 0 or rev > room.rev:
-            raise ProtocolError(ErrorCode.BAD_REV, f"presence rev {rev} is outside 0..{room.rev}")
-        length = room.history.length_at(rev, len(room.text))
-        ops = room.history.committed_since(rev)
+        doc = self._document()
+        if rev < 0 or rev > doc.rev:
+            raise ProtocolError(ErrorCode.BAD_REV, f"presence rev {rev} is outside 0..{doc.rev}")
+        length = doc.length_at(rev)
+        ops = doc.committed_since(rev)
         if length is None or ops is None:
             # Older than the history kept in memory: the caret cannot be placed without a
             # store read, and the client will send a fresher one with its next move.
@@ -56,75 +66,69 @@ class PresenceBoard:
                     raise ProtocolError(ErrorCode.BAD_MESSAGE, "selection outside the document")
             for op in ops:
                 selection = selection.transform(op)
-        peer = self._peers.get(session.client)
-        if peer is None:
-            peer = self._peers[session.client] = _Peer(room.rev, selection)
-        peer.rev, peer.selection, peer.dirty = room.rev, selection, True
+        caret = self._carets.get(peer.client)
+        if caret is None:
+            caret = self._carets[peer.client] = _Caret(doc.rev, selection)
+        caret.rev, caret.selection, caret.dirty = doc.rev, selection, True
         now = time.monotonic()
-        wait = peer.last_sent + self._interval - now
+        wait = caret.last_sent + self._interval - now
         if wait <= 0:
-            self._flush(session.client)
-        elif peer.timer is None:
-            peer.timer = asyncio.get_running_loop().call_later(wait, self._flush, session.client)
+            self._flush(peer.client)
+        elif caret.timer is None:
+            caret.timer = asyncio.get_running_loop().call_later(wait, self._flush, peer.client)
 
-    def _current(self, peer: _Peer) -> tuple[int, Selection | None]:
-        """The peer's selection moved to the room's committed revision."""
-        room = self._room
-        if peer.selection is not None and peer.rev != room.rev:
-            ops = room.history.committed_since(peer.rev)
+    def _current(self, caret: _Caret) -> tuple[int, Selection | None]:
+        """The caret moved to the document's committed revision."""
+        doc = self._document()
+        if caret.selection is not None and caret.rev != doc.rev:
+            ops = doc.committed_since(caret.rev)
             if ops is None:
-                peer.selection = None
+                caret.selection = None
             else:
-                sel = peer.selection
+                sel = caret.selection
                 for op in ops:
                     sel = sel.transform(op)
-                peer.selection = sel
-        peer.rev = room.rev
-        return peer.rev, peer.selection
+                caret.selection = sel
+        caret.rev = doc.rev
+        return caret.rev, caret.selection
 
     def _flush(self, client: str) -> None:
+        caret = self._carets.get(client)
         peer = self._peers.get(client)
-        session = self._room.sessions.get(client)
-        if peer is None or session is None:
+        if caret is None or peer is None:
             return
-        peer.timer = None
-        if not peer.dirty:
+        caret.timer = None
+        if not caret.dirty:
             return
-        peer.dirty = False
-        peer.last_sent = time.monotonic()
-        rev, sel = self._current(peer)
-        msg = {
-            "type": "presence",
-            "client": client,
-            "user": session.user,
-            "rev": rev,
-            "selection": sel.to_json() if sel is not None else None,
-        }
-        self._room.broadcast(encode(msg), exclude=session)
+        caret.dirty = False
+        caret.last_sent = time.monotonic()
+        rev, sel = self._current(caret)
+        self._broadcast(wire.presence(client, peer.user, rev, sel), peer)
 
     def peers(self, exclude: str) -> list[dict[str, Any]]:
         """The ``peers`` list of a welcome."""
         out = []
-        for client, s in self._room.sessions.items():
+        for client, peer in self._peers.items():
             if client == exclude:
                 continue
-            peer = self._peers.get(client)
-            rev, sel = self._current(peer) if peer is not None else (self._room.rev, None)
-            out.append(
-                {
-                    "client": client,
-                    "user": s.user,
-                    "rev": rev,
-                    "selection": sel.to_json() if sel is not None else None,
-                }
-            )
+            caret = self._carets.get(client)
+            rev, sel = self._current(caret) if caret is not None else (self._document().rev, None)
+            out.append(wire.peer_entry(client, peer.user, rev, sel))
         return out
 
+    def drop_stale(self) -> None:
+        """The document was replaced (reloaded): carets it cannot place are dropped."""
+        doc = self._document()
+        for caret in self._carets.values():
+            if caret.rev > doc.rev or doc.committed_since(caret.rev) is None:
+                caret.selection = None
+                caret.rev = doc.rev
+
     def forget(self, client: str) -> None:
-        peer = self._peers.pop(client, None)
-        if peer is not None and peer.timer is not None:
-            peer.timer.cancel()
+        caret = self._carets.pop(client, None)
+        if caret is not None and caret.timer is not None:
+            caret.timer.cancel()
 
     def close(self) -> None:
-        for client in list(self._peers):
+        for client in list(self._carets):
             self.forget(client)

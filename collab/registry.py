@@ -1,16 +1,23 @@
-"""The open documents of this process: load on first use, unload after a grace period."""
+"""The open documents of this process: load on first use, unload after a grace period.
+
+A document's life in one process runs load -> open -> retire (unload, delete, or found gone),
+and the next load of the same id waits until the previous retire is over, so that a
+subscription taken by a load is never undone by the unsubscribe of a retire in flight.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
+from collab import wire
 from collab.errors import Close
 from collab.metrics import Metrics
 from collab.pubsub.base import PubSub
-from collab.room import Remote, Room, record_from_json
+from collab.room import Room
 from collab.settings import Settings
 from collab.store.base import DocumentExists, Store
 
@@ -27,6 +34,7 @@ class Rooms:
         self.metrics = metrics
         self._rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Future[Room | None]] = {}
+        self._retiring: dict[str, asyncio.Future[None]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
@@ -48,6 +56,11 @@ class Rooms:
         room = self._rooms.get(doc_id)
         if room is not None:
             return room
+        retiring = self._retiring.get(doc_id)
+        if retiring is not None:
+            # The previous room of this document is still being unloaded: load after it.
+            await asyncio.shield(retiring)
+            return await self.acquire(doc_id, create)
         pending = self._loading.get(doc_id)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
@@ -56,6 +69,8 @@ class Rooms:
                 pending.set_result(await self._load(doc_id, create))
             except BaseException as e:
                 pending.set_exception(e)
+                # Nobody else may be waiting: retrieve it so asyncio does not complain.
+                pending.exception()
                 raise
             finally:
                 del self._loading[doc_id]
@@ -68,15 +83,29 @@ class Rooms:
     async def _load(self, doc_id: str, create: bool) -> Room | None:
         # Subscribe before reading, so nothing committed elsewhere in between is missed.
         await self.pubsub.subscribe(doc_id)
-        room = Room(doc_id, self.store, self.pubsub, self.settings, self.metrics, self._on_empty)
-        if not await room.load():
-            if not create:
+        try:
+            room = Room(
+                doc_id,
+                self.store,
+                self.pubsub,
+                self.settings,
+                self.metrics,
+                self._on_empty,
+                self._on_gone,
+            )
+            if not await room.load():
+                if not create:
+                    await self.pubsub.unsubscribe(doc_id)
+                    return None
+                with contextlib.suppress(DocumentExists):
+                    await self.store.create_document(doc_id)
+                if not await room.load():  # pragma: no cover - deleted in between
+                    await self.pubsub.unsubscribe(doc_id)
+                    return None
+        except BaseException:
+            with contextlib.suppress(Exception):
                 await self.pubsub.unsubscribe(doc_id)
-                return None
-            with contextlib.suppress(DocumentExists):
-                await self.store.create_document(doc_id)
-            if not await room.load():  # pragma: no cover - deleted in between
-                return None
+            raise
         room.start()
         self._rooms[doc_id] = room
         self.metrics.documents_open = len(self._rooms)
@@ -90,38 +119,62 @@ class Rooms:
             self.settings.unload_grace, self._spawn_unload, room
         )
 
+    def _spawn_unload(self, room: Room) -> None:
+        self._unload_timers.pop(room.doc_id, None)
+        self._spawn(self._unload(room))
+
+    def _on_gone(self, room: Room) -> None:
+        """The room found its document deleted or re-created under it."""
+        if self._rooms.get(room.doc_id) is room:
+            self._spawn(self._retire(room, Close.DELETED))
+
     def release(self, room: Room) -> None:
         """Called by users of a room that hold no session (HTTP requests)."""
         if not room.sessions:
             self._on_empty(room)
 
-    def _spawn_unload(self, room: Room) -> None:
-        self._unload_timers.pop(room.doc_id, None)
-        task = asyncio.get_running_loop().create_task(self._unload(room))
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _unload(self, room: Room) -> None:
-        if not room.idle() or self._rooms.get(room.doc_id) is not room:
+        if room.idle() and self._rooms.get(room.doc_id) is room:
+            await self._retire(room, None)
+            log.info("unloaded doc=%s", room.doc_id)
+
+    async def _retire(self, room: Room, code: Close | None) -> None:
+        """Take ``room`` out of service: stop it, then drop its subscription. A load of the
+        same document waits for this to finish."""
+        doc_id = room.doc_id
+        if self._rooms.get(doc_id) is not room:
             return
-        del self._rooms[room.doc_id]
+        del self._rooms[doc_id]
         self.metrics.documents_open = len(self._rooms)
-        await room.stop()
-        if room.doc_id not in self._rooms:
-            await self.pubsub.unsubscribe(room.doc_id)
-        log.info("unloaded doc=%s", room.doc_id)
+        done = asyncio.get_running_loop().create_future()
+        self._retiring[doc_id] = done
+        try:
+            await room.stop(code)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.pubsub.unsubscribe(doc_id)
+            del self._retiring[doc_id]
+            done.set_result(None)
 
     async def delete(self, doc_id: str) -> bool:
         """Delete a document; its live sessions are closed with 4410."""
-        room = self._rooms.pop(doc_id, None)
         timer = self._unload_timers.pop(doc_id, None)
         if timer is not None:
             timer.cancel()
+        room = self._rooms.get(doc_id)
+        created = room.created_at if room is not None else None
+        if created is None:
+            info = await self.store.get_document(doc_id)
+            created = info.created_at if info is not None else None
         if room is not None:
-            self.metrics.documents_open = len(self._rooms)
-            await room.stop(Close.DELETED)
+            await self._retire(room, Close.DELETED)
         deleted = await self.store.delete_document(doc_id)
-        self.pubsub.publish_nowait(doc_id, {"deleted": True})
+        self.pubsub.publish_nowait(doc_id, wire.encode_notice(wire.Deleted(created)))
         return deleted
 
     def on_message(self, doc_id: str, msg: dict[str, Any]) -> None:
@@ -129,31 +182,22 @@ class Rooms:
         room = self._rooms.get(doc_id)
         if room is None or room.closed:
             return
-        if msg.get("deleted"):
-            task = asyncio.get_running_loop().create_task(self._remote_delete(doc_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            return
-        if msg.get("resync"):
-            room.queue.put_nowait(Remote(None))
-            return
-        rev = msg.get("rev")
-        if type(rev) is not int or rev <= room.rev:
-            return
-        records = None
-        raw = msg.get("records")
-        if isinstance(raw, list):
-            try:
-                records = [record_from_json(r) for r in raw]
-            except (KeyError, TypeError, ValueError):
-                log.warning("malformed pub/sub records for doc=%s", doc_id)
-        room.queue.put_nowait(Remote(rev, records))
+        notice = wire.decode_notice(msg)
+        if notice is None:
+            log.warning("malformed pub/sub message for doc=%s", doc_id)
+        elif isinstance(notice, wire.Deleted):
+            self._spawn(self._remote_delete(room, notice.created_at))
+        else:
+            room.notify(notice)
 
-    async def _remote_delete(self, doc_id: str) -> None:
-        if await self.store.get_document(doc_id) is None:
-            room = self._rooms.pop(doc_id, None)
-            if room is not None:
-                await room.stop(Close.DELETED)
+    async def _remote_delete(self, room: Room, created_at: datetime | None) -> None:
+        """Another process deleted the document. The room goes if it holds the deleted
+        incarnation, or if the store no longer holds the room's (a notice without a date)."""
+        if created_at is None or created_at != room.created_at:
+            info = await self.store.get_document(room.doc_id)
+            if info is not None and info.created_at == room.created_at:
+                return  # this room holds the document that exists now
+        await self._retire(room, Close.DELETED)
 
     async def close_all(self) -> None:
         """Shutdown: finish commits in flight, close every session with 1001."""

@@ -1,15 +1,26 @@
-"""One open document: its text, its recent history, its sessions, and its single writer.
+"""One open document in this process: the queue of its work, the store calls around its
+:class:`~collab.document.Document`, and fan-out to its peers.
 
 Everything that changes the document goes through :attr:`Room.queue` and is handled by one
-task, :meth:`Room._run`, in arrival order: submissions are validated, rebased onto the
-current revision, applied, **committed durably (one transaction per batch), and only then**
-acknowledged and broadcast. Because one task both commits and broadcasts, every session
-receives every revision once and in order. Joins go through the same queue so that a
-welcome's revision and the stream that follows it line up exactly.
+task, :meth:`Room._run`, in arrival order. Submissions are prepared by the document (rebased
+onto the current revision, tentatively), **committed durably (one transaction per batch), and
+only then** integrated, acknowledged and broadcast. Because one task both commits and
+broadcasts, every peer receives every revision once and in order. Joins go through the same
+queue so that a welcome's revision and the stream that follows it line up exactly.
+
+Nobody else builds the room's jobs: it offers :meth:`Room.submit`, :meth:`Room.join`,
+:meth:`Room.read`, :meth:`Room.restore` and :meth:`Room.notify`.
+
+Faults. The document's committed state is changed only by integrating records the store
+returned, so a failing store call (a read while a batch is prepared, the commit itself, a
+write after it) leaves memory equal to the store or behind it, never ahead. A fault fails the
+jobs it concerns and no others, and marks the room *stale*: before its next job the room
+reads whatever the store has that memory lacks (a commit whose outcome is unknown may have
+landed), and reloads the document if that does not fit.
 
 When several processes share the database (PROTOCOL §6), the store is the arbiter: a commit
 that finds its revision taken raises RevisionConflict, the room rolls back its tentative
-batch, reads what it missed, and rebases again.
+batch, reads what it missed, and prepares again.
 """
 
 from __future__ import annotations
@@ -17,55 +28,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from collab import wire
+from collab.document import (
+    Accepted,
+    Behind,
+    Document,
+    Duplicate,
+    NeedLastSeq,
+    NeedOps,
+    NeedSeqRev,
+    Refused,
+    Submission,
+    diff,
+    replay,
+)
 from collab.errors import Close, ErrorCode, ProtocolError
-from collab.history import History
+from collab.metrics import Metrics
+from collab.peer import Peer
 from collab.presence import PresenceBoard
 from collab.pubsub.base import PubSub
 from collab.settings import Settings
 from collab.store.base import (
     DocumentNotFound,
     DuplicateOperation,
-    NewOp,
     OpRecord,
     RevisionConflict,
     Store,
 )
-from collab.wire import Hello, encode
-from ot import LengthMismatch, TextBuffer, TextOperation, rebase
-
-if TYPE_CHECKING:
-    from collab.metrics import Metrics
-    from collab.session import Session
+from collab.wire import Hello
+from ot import InvalidOperation, LengthMismatch, Selection, TextOperation
 
 log = logging.getLogger("collab.room")
 
 
+class RoomFault(Exception):
+    """The room could not do what was asked (a store failure); nothing was changed."""
+
+
+class Contention(Exception):
+    """Too many commit races lost in a row; nothing was changed (try again later)."""
+
+
 @dataclass(slots=True)
-class Submit:
-    session: Session
-    rev: int
-    seq: int
-    op: TextOperation
+class _Submit:
+    peer: Peer
+    sub: Submission
     received: float
 
 
 @dataclass(slots=True)
-class Join:
-    session: Session
+class _Join:
+    peer: Peer
     hello: Hello
     done: asyncio.Future[None]
 
 
 @dataclass(slots=True)
-class Restore:
+class _Restore:
     target_rev: int
     user: dict[str, Any]
     user_id: str | None
@@ -73,45 +99,36 @@ class Restore:
 
 
 @dataclass(slots=True)
-class Autosave:
+class _Autosave:
     pass
 
 
 @dataclass(slots=True)
-class Read:
-    """Read the committed ``(rev, text)`` between batches."""
-
+class _Read:
     done: asyncio.Future[tuple[int, str]]
 
 
 @dataclass(slots=True)
-class Remote:
-    """Operations committed elsewhere (another process), to integrate.
-
-    ``upto`` is the revision announced (None: look at the store anyway, e.g. after the
-    pub/sub connection came back); ``records`` the announced operations when they came
-    along, which saves a read when they continue our history exactly.
-    """
+class _Remote:
+    """Revisions committed elsewhere: up to ``upto`` (None: look at the store anyway)."""
 
     upto: int | None
     records: list[OpRecord] | None = None
 
 
-Job = Submit | Join | Restore | Autosave | Remote | Read
+_Job = _Submit | _Join | _Restore | _Autosave | _Read | _Remote
 
 
-@dataclass(slots=True)
-class _Prepared:
-    job: Submit
-    new: NewOp | None = None  # to commit
-    dup_rev: int | None = None  # already committed at this revision
-    error: ProtocolError | None = None
-    inverse: TextOperation | None = None
-    dup_of: _Prepared | None = None  # a resend of an operation earlier in the same batch
+class _BehindStore(Exception):
+    """Raised inside a batch: the store has revisions this process has not integrated."""
+
+
+class _Diverged(Exception):
+    """Records from the store do not fit the document in memory."""
 
 
 class Room:
-    """The in-memory state and single writer of one document."""
+    """The single writer of one document in this process."""
 
     def __init__(
         self,
@@ -121,6 +138,7 @@ class Room:
         settings: Settings,
         metrics: Metrics,
         on_empty: Callable[[Room], None],
+        on_gone: Callable[[Room], None] | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.store = store
@@ -128,23 +146,42 @@ class Room:
         self.settings = settings
         self.metrics = metrics
         self._on_empty = on_empty
-        self.queue: asyncio.Queue[Job] = asyncio.Queue()
-        self.sessions: dict[str, Session] = {}
-        self.text = TextBuffer()
-        self.history = History(store, doc_id, settings.history_window)
-        self.last_seq: dict[str, int] = {}
-        self.presence = PresenceBoard(self, settings.presence_interval)
+        self._on_gone = on_gone
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.sessions: dict[str, Peer] = {}
+        self.doc = self._new_document("", 0)
+        self.created_at: datetime | None = None  # which incarnation of the document
+        self.presence = PresenceBoard(
+            lambda: self.doc, self.sessions, self.broadcast, settings.presence_interval
+        )
         self._task: asyncio.Task[None] | None = None
         self._ops_since_version = 0
         self._version_rev = 0
         self._snapshot_rev = 0
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._stale = False  # the store may hold revisions memory lacks
+        self.gone = False  # the document was deleted (or re-created) under this room
         self.closed = False
+
+    def _new_document(self, text: str, rev: int) -> Document:
+        s = self.settings
+        return Document(
+            text,
+            rev,
+            window=s.history_window,
+            catch_up_limit=s.catch_up_limit,
+            max_chars=s.max_doc_chars,
+        )
 
     @property
     def rev(self) -> int:
-        """The last committed revision."""
-        return self.history.rev
+        """The last committed revision this process knows."""
+        return self.doc.rev
+
+    @property
+    def text(self) -> str:
+        """The committed text."""
+        return str(self.doc.text)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -153,23 +190,21 @@ class Room:
         loaded = await self.store.load(self.doc_id)
         if loaded is None:
             return False
-        text = TextBuffer(loaded.snapshot.text)
-        ops = []
+        doc = self._new_document(loaded.snapshot.text, loaded.snapshot.rev)
         for rec in loaded.tail:
-            op = TextOperation.from_json(rec.op)
-            text.apply(op)
-            ops.append((op, rec))
-        self.text = text
-        self.history.reset(loaded.snapshot.rev, ops)
+            doc.integrate(rec)
+        self.doc = doc
+        self.created_at = loaded.info.created_at
         self._snapshot_rev = self._version_rev = loaded.snapshot.rev
-        self._ops_since_version = len(ops)
+        self._ops_since_version = len(loaded.tail)
+        self._stale = False
         return True
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"room:{self.doc_id}")
 
     async def stop(self, close_code: Close | None = None) -> None:
-        """Finish queued work, save a final snapshot, close sessions with ``close_code``."""
+        """Finish queued work, save a final snapshot, close peers with ``close_code``."""
         if self.closed:
             return
         self.closed = True
@@ -182,28 +217,67 @@ class Room:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if close_code is not None:
-            for s in list(self.sessions.values()):
-                s.close(close_code)
-        if close_code != Close.DELETED:
+            for p in list(self.sessions.values()):
+                p.close(close_code)
+        if close_code != Close.DELETED and not self.gone:
             try:
-                await self._autosave(final=True)
+                await self._autosave()
             except Exception:
                 log.exception("final autosave failed doc=%s", self.doc_id)
 
-    # -- sessions -----------------------------------------------------------------------------
+    def idle(self) -> bool:
+        return not self.sessions and self.queue.empty()
 
-    def leave(self, session: Session) -> None:
-        if self.sessions.get(session.client) is session:
-            del self.sessions[session.client]
-            self.presence.forget(session.client)
-            self.broadcast(encode({"type": "leave", "client": session.client}), exclude=session)
+    # -- what others ask of the room ----------------------------------------------------------
+
+    def submit(self, peer: Peer, rev: int, seq: int, op: TextOperation) -> None:
+        """An operation from ``peer``; answered with an ack, an error, or by closing."""
+        sub = Submission(peer.client, rev, seq, op, peer.user, peer.user_id)
+        self.queue.put_nowait(_Submit(peer, sub, time.perf_counter()))
+
+    async def join(self, peer: Peer, hello: Hello) -> None:
+        """Welcome ``peer`` (or close it); returns once the welcome is queued."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(_Join(peer, hello, done))
+        await done
+
+    async def read(self) -> tuple[int, str]:
+        """The committed ``(rev, text)``, read between batches. Raises RoomFault,
+        DocumentNotFound."""
+        done: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(_Read(done))
+        return await done
+
+    async def restore(self, target_rev: int, user: dict[str, Any], user_id: str | None) -> int:
+        """Commit one operation that brings back the text of ``target_rev``; the new revision.
+        Raises RoomFault, Contention, DocumentNotFound."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(_Restore(target_rev, user, user_id, done))
+        return await done
+
+    def notify(self, notice: wire.Committed | wire.Resync) -> None:
+        """Another process committed (or messages may have been lost)."""
+        if isinstance(notice, wire.Resync):
+            self.queue.put_nowait(_Remote(None))
+        elif notice.rev > self.rev:
+            self.queue.put_nowait(_Remote(notice.rev, notice.records))
+
+    def update_presence(self, peer: Peer, rev: int, selection: Selection | None) -> None:
+        """A presence message; raises ProtocolError."""
+        self.presence.update(peer, rev, selection)
+
+    def leave(self, peer: Peer) -> None:
+        if self.sessions.get(peer.client) is peer:
+            del self.sessions[peer.client]
+            self.presence.forget(peer.client)
+            self.broadcast(wire.leave(peer.client), peer)
         if not self.sessions:
             self._on_empty(self)
 
-    def broadcast(self, text: str, exclude: Session | None = None) -> None:
-        for s in self.sessions.values():
-            if s is not exclude:
-                s.send(text)
+    def broadcast(self, text: str, exclude: Peer | None = None) -> None:
+        for p in self.sessions.values():
+            if p is not exclude:
+                p.send(text)
 
     # -- the single writer --------------------------------------------------------------------
 
@@ -216,86 +290,135 @@ class Room:
                 jobs.append(q.get_nowait())
             try:
                 await self._handle(jobs)
-            except Exception:
+            except Exception:  # pragma: no cover - _guarded handles every job's failure
                 log.exception("room failure doc=%s", self.doc_id)
-                await self._fault(jobs)
             finally:
                 for _ in jobs:
                     q.task_done()
 
-    async def _handle(self, jobs: list[Job]) -> None:
-        batch: list[Submit] = []
+    async def _handle(self, jobs: list[_Job]) -> None:
+        batch: list[_Submit] = []
         for job in jobs:
-            if isinstance(job, Submit):
+            if isinstance(job, _Submit):
                 batch.append(job)
                 continue
             if batch:
-                await self._commit_batch(batch)
+                await self._guarded(batch)
                 batch = []
-            try:
-                await self._handle_one(job)
-            except Exception:
-                # One failing join or restore affects only its own requester.
-                log.exception("job failed doc=%s job=%s", self.doc_id, type(job).__name__)
-                await self._fault([job])
+            await self._guarded([job])
         if batch:
-            await self._commit_batch(batch)
+            await self._guarded(batch)
 
-    async def _handle_one(self, job: Job) -> None:
-        if isinstance(job, Join):
-            await self._join(job)
-        elif isinstance(job, Restore):
-            await self._restore(job)
-        elif isinstance(job, Autosave):
-            await self._autosave()
-        elif isinstance(job, Read):
-            if not job.done.done():
-                job.done.set_result((self.rev, str(self.text)))
-        elif isinstance(job, Remote):
-            await self._catch_up_remote(job.upto, job.records)
+    async def _guarded(self, jobs: Sequence[_Job]) -> None:
+        """Run ``jobs`` (one job, or a batch of submissions); a fault fails them alone."""
+        try:
+            if self.gone:
+                self._refuse_gone(jobs)
+                return
+            if self._stale:
+                await self._resync()
+            first = jobs[0]
+            if isinstance(first, _Submit):
+                await self._commit_batch([j for j in jobs if isinstance(j, _Submit)])
+            else:
+                await self._handle_one(first)
+        except (Contention, DocumentNotFound) as e:
+            # Refusals, not faults: memory is as the store holds it.
+            self.doc.rollback()
+            self._fail(jobs, e)
+        except Exception:
+            log.exception("fault doc=%s job=%s", self.doc_id, type(jobs[0]).__name__)
+            self.doc.rollback()
+            self._fail(jobs, RoomFault("the store failed; nothing was changed"))
+            self._stale = True
+            with contextlib.suppress(Exception):
+                await self._resync()
 
-    async def _fault(self, jobs: list[Job]) -> None:
-        """A bug or store failure: fail the jobs and close their sessions (their clients
-        reconnect and resend: nothing unacknowledged is lost), and reload from the store if
-        the in-memory state may have diverged."""
-        for job in jobs:
-            if isinstance(job, Submit | Join):
-                job.session.close(Close.SERVER_FAULT)
-            if isinstance(job, Join | Restore | Read) and not job.done.done():
-                job.done.set_exception(RuntimeError("server fault"))
-        if self.history.tentative_rev != self.rev or any(isinstance(j, Submit) for j in jobs):
+    async def _handle_one(self, job: _Job) -> None:
+        if isinstance(job, _Join):
             try:
-                await self.load()
-            except Exception:
-                log.exception("reload failed doc=%s", self.doc_id)
+                await self._join(job)
+            finally:
+                if not job.done.done():
+                    job.done.set_result(None)
+        elif isinstance(job, _Restore):
+            await self._restore(job)
+        elif isinstance(job, _Autosave):
+            await self._autosave()
+        elif isinstance(job, _Read):
+            if not job.done.done():
+                job.done.set_result((self.doc.rev, str(self.doc.text)))
+        elif isinstance(job, _Remote):
+            await self._catch_up(job.upto, job.records)
+
+    def _fail(self, jobs: Sequence[_Job], exc: Exception) -> None:
+        """Close the submitters and joiners of failed jobs (their clients reconnect and
+        resend: nothing unacknowledged is lost), and raise ``exc`` to the callers."""
+        code = Close.DELETED if isinstance(exc, DocumentNotFound) else Close.SERVER_FAULT
+        for job in jobs:
+            if isinstance(job, _Submit | _Join):
+                job.peer.close(code)
+            if isinstance(job, _Join) and not job.done.done():
+                job.done.set_result(None)
+            elif isinstance(job, _Restore | _Read) and not job.done.done():
+                job.done.set_exception(exc)
+
+    def _refuse_gone(self, jobs: Sequence[_Job]) -> None:
+        for job in jobs:
+            if isinstance(job, _Submit | _Join):
+                job.peer.close(Close.DELETED)
+            if isinstance(job, _Join) and not job.done.done():
+                job.done.set_result(None)
+            elif isinstance(job, _Restore | _Read) and not job.done.done():
+                job.done.set_exception(DocumentNotFound(self.doc_id))
+
+    def _gone(self) -> None:
+        """The document no longer exists as this room knows it: deleted, or deleted and
+        created again (a ghost). Close every peer with 4410 and leave the registry."""
+        if self.gone:
+            return
+        log.info("document gone doc=%s", self.doc_id)
+        self.gone = True
+        for p in list(self.sessions.values()):
+            p.close(Close.DELETED)
+        if self._on_gone is not None:
+            self._on_gone(self)
 
     # -- submissions --------------------------------------------------------------------------
 
-    async def _commit_batch(self, batch: list[Submit]) -> None:
+    async def _commit_batch(self, batch: list[_Submit]) -> None:
+        doc = self.doc
+        outcomes: list[Accepted | Duplicate | Refused] = []
         for attempt in range(self.settings.commit_retries + 1):
-            in_batch: dict[tuple[str, int], _Prepared] = {}
-            prepared = [await self._prepare(job, in_batch) for job in batch]
-            if any(p.dup_rev is not None and p.dup_rev > self.rev for p in prepared):
+            doc = self.doc
+            try:
+                outcomes = [await self._prepare(job.sub) for job in batch]
+            except _BehindStore:
                 # A resend of an operation committed through another process that we have
                 # not heard of yet: integrate it first, so that the ack does not run ahead of
                 # what this process has sent (the client's next op would be based on it).
-                self._rollback(prepared)
-                await self._catch_up_remote(None)
+                doc.rollback()
+                await self._catch_up(None)
                 continue
-            new = [p.new for p in prepared if p.new is not None]
+            except BaseException:
+                doc.rollback()
+                raise
+            new = doc.tentative()
             if not new:
-                self._reply(prepared, [])
+                self._answer(batch, outcomes)
                 return
             t0 = time.perf_counter()
             try:
                 records = await self.store.commit(self.doc_id, new)
             except (RevisionConflict, DuplicateOperation) as e:
-                self._rollback(prepared)
+                doc.rollback()
                 self.metrics.commit_conflicts += 1
                 if isinstance(e, DuplicateOperation):
-                    self.last_seq.pop(e.client, None)
-                await self._catch_up_remote(None)
+                    doc.forget_client(e.client)
                 log.info("commit conflict doc=%s attempt=%d: %s", self.doc_id, attempt, e)
+                await self._catch_up(None, conflicted=True)
+                if self.gone:
+                    return
                 if attempt:
                     # Several processes racing for one hot document: back off with full
                     # jitter so that the race does not repeat in lockstep; the batch also
@@ -303,138 +426,83 @@ class Room:
                     await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
             except DocumentNotFound:
-                self._rollback(prepared)
-                for p in prepared:
-                    p.job.session.close(Close.DELETED)
+                doc.rollback()
+                self._gone()
                 return
             except BaseException:
-                self._rollback(prepared)
+                doc.rollback()
                 raise
             self.metrics.observe_commit(len(records), time.perf_counter() - t0)
-            self._reply(prepared, records)
-            self._after_commit(records)
+            self._integrate_committed(records)
+            self._answer(batch, outcomes)
             return
         # Out of retries: the operations to commit are refused as rate_limited (the client
         # resends later); the rest get the answer they would have had.
-        self._rollback(prepared)
-        for p in prepared:
-            if p.new is not None:
-                p.new = None
-                p.error = ProtocolError(
-                    ErrorCode.RATE_LIMITED, "too much contention, resend", p.job.seq
-                )
-        self._reply(prepared, [])
+        doc.rollback()
+        busy = [
+            Refused(ProtocolError(ErrorCode.RATE_LIMITED, "too much contention, resend", j.sub.seq))
+            if isinstance(o, Accepted)
+            else o
+            for j, o in zip(batch, outcomes, strict=True)
+        ]
+        self._answer(batch, busy)
 
-    async def _prepare(self, job: Submit, in_batch: dict[tuple[str, int], _Prepared]) -> _Prepared:
-        p = _Prepared(job)
-        client = job.session.client
-        last = self.last_seq.get(client)
-        if last is None or job.seq > last + 1:
-            # Not cached, or apparently skipping ahead: the client may have committed through
-            # another process meanwhile, so the store has the last word.
-            last = self.last_seq[client] = await self.store.last_seq(self.doc_id, client)
-        if job.seq <= last:
-            p.dup_of = in_batch.get((client, job.seq))
-            if p.dup_of is None:
-                p.dup_rev = await self._find_seq(client, job.seq)
-            return p
-        if job.seq > last + 1:
-            p.error = ProtocolError(
-                ErrorCode.BAD_SEQ, f"seq {job.seq} skips ahead of {last + 1}", job.seq
-            )
-            return p
-        tentative = self.history.tentative_rev
-        if job.rev < 0 or job.rev > self.history.rev:
-            p.error = ProtocolError(
-                ErrorCode.BAD_REV, f"rev {job.rev} is outside 0..{self.history.rev}", job.seq
-            )
-            return p
+    async def _prepare(self, sub: Submission) -> Accepted | Duplicate | Refused:
+        """The document's answer, making the reads it asks for first."""
+        doc = self.doc
+        for _ in range(8):
+            out = doc.prepare(sub)
+            if isinstance(out, NeedLastSeq):
+                doc.learn_last_seq(out.client, await self.store.last_seq(self.doc_id, out.client))
+            elif isinstance(out, NeedSeqRev):
+                rev = await self.store.find_seq(self.doc_id, out.client, out.seq)
+                doc.learn_seq_rev(out.client, out.seq, rev)
+            elif isinstance(out, NeedOps):
+                doc.backfill(await self.store.get_ops(self.doc_id, out.after, out.count))
+            elif isinstance(out, Behind):
+                raise _BehindStore
+            else:
+                return out
+        raise RuntimeError(f"the document kept asking for reads: {sub}")  # pragma: no cover
+
+    def _integrate_committed(self, records: list[OpRecord]) -> None:
+        """The tentative batch is durable as ``records``: into memory, out to everyone."""
         try:
-            against = await self.history.ops_since(job.rev)
-            op = rebase(job.op, against)
-            if op.base_length != len(self.text):
-                raise LengthMismatch("base length")
-        except LengthMismatch:
-            p.error = ProtocolError(
-                ErrorCode.BAD_OP,
-                f"the operation does not fit the document at revision {job.rev}",
-                job.seq,
-            )
-            return p
-        if op.target_length > self.settings.max_doc_chars and op.target_length > op.base_length:
-            p.error = ProtocolError(
-                ErrorCode.TOO_LARGE,
-                f"the document would exceed {self.settings.max_doc_chars} characters",
-                job.seq,
-            )
-            return p
-        p.inverse = self.text.invert(op)
-        self.text.apply(op)
-        self.history.push_tentative(op)
-        self.last_seq[client] = job.seq
-        s = job.session
-        p.new = NewOp(tentative + 1, op.ops, client, job.seq, s.user, s.user_id)
-        in_batch[(client, job.seq)] = p
-        return p
-
-    def _rollback(self, prepared: list[_Prepared]) -> None:
-        for p in reversed(prepared):
-            if p.inverse is not None:
-                self.text.apply(p.inverse)
-                p.inverse = None
-            if p.new is not None:
-                self.last_seq.pop(p.new.client or "", None)
-        self.history.drop_tentative()
-
-    async def _find_seq(self, client: str, seq: int) -> int:
-        rev = self.history.find_seq(client, seq)
-        if rev is None:
-            rev = await self.store.find_seq(self.doc_id, client, seq)
-        if rev is None:  # pragma: no cover - last_seq said it was committed
-            raise RuntimeError(f"committed op {client}/{seq} not found")
-        return rev
-
-    def _reply(self, prepared: list[_Prepared], records: list[OpRecord]) -> None:
-        self.history.commit(records)
+            self.doc.confirm(records)
+        except Exception:
+            # Committed, but memory could not take it (a bug): read it back from the store.
+            self._stale = True
+            raise
         self.metrics.ops_committed += len(records)  # by this process (not those integrated)
         for rec in records:
-            self._broadcast_record(rec)
-        for p in prepared:
-            s, job = p.job.session, p.job
-            if p.error is not None:
-                s.send_error(p.error)
-            elif p.dup_of is not None and p.dup_of.new is not None:
-                s.send(encode({"type": "ack", "seq": job.seq, "rev": p.dup_of.new.rev}))
-            elif p.dup_rev is not None:
-                s.send(encode({"type": "ack", "seq": job.seq, "rev": p.dup_rev}))
-            else:
+            self._fan_out(rec)
+        self._after_commit(records)
+
+    def _answer(
+        self, batch: list[_Submit], outcomes: Sequence[Accepted | Duplicate | Refused]
+    ) -> None:
+        for job, out in zip(batch, outcomes, strict=True):
+            if isinstance(out, Refused):
+                job.peer.send_error(out.error)
+            elif isinstance(out, Duplicate):
+                job.peer.send(wire.ack(job.sub.seq, out.rev))
+            else:  # acknowledged by the fan-out
                 self.metrics.observe_ack(time.perf_counter() - job.received)
 
-    def _broadcast_record(self, rec: OpRecord) -> None:
-        """Send revision ``rec.rev`` to every session: an ack to its author, op to the rest."""
-        msg = encode(
-            {
-                "type": "op",
-                "rev": rec.rev,
-                "op": rec.op,
-                "client": rec.client,
-                "seq": rec.seq,
-                "user": rec.user,
-            }
-        )
+    def _fan_out(self, rec: OpRecord) -> None:
+        """Send revision ``rec.rev`` to every peer: an ack to its author, op to the rest."""
+        msg = wire.op_message(rec)
         author = self.sessions.get(rec.client) if rec.client is not None else None
-        for s in self.sessions.values():
-            if s is not author:
-                s.send(msg)
-        if author is not None:
-            author.send(encode({"type": "ack", "seq": rec.seq, "rev": rec.rev}))
+        for p in self.sessions.values():
+            if p is not author:
+                p.send(msg)
+        if author is not None and rec.seq is not None:
+            author.send(wire.ack(rec.seq, rec.rev))
 
     def _publish(self, records: list[OpRecord]) -> None:
-        """Tell other processes; small batches travel whole, saving them a read."""
-        msg: dict[str, Any] = {"rev": records[-1].rev}
-        if sum(len(r.op) for r in records) <= 64:
-            msg["records"] = [record_to_json(r) for r in records]
-        self.pubsub.publish_nowait(self.doc_id, msg)
+        """Tell other processes."""
+        notice = wire.committed_notice(records)
+        self.pubsub.publish_nowait(self.doc_id, wire.encode_notice(notice))
 
     def _after_commit(self, records: list[OpRecord]) -> None:
         if not records:
@@ -442,153 +510,193 @@ class Room:
         self._publish(records)
         self._ops_since_version += len(records)
         if self._ops_since_version >= self.settings.autosave_every:
-            self.queue.put_nowait(Autosave())
+            self.queue.put_nowait(_Autosave())
         loop = asyncio.get_running_loop()
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         self._idle_handle = loop.call_later(
-            self.settings.autosave_idle, self.queue.put_nowait, Autosave()
+            self.settings.autosave_idle, self.queue.put_nowait, _Autosave()
         )
 
-    async def _catch_up_remote(
-        self, upto: int | None, announced: list[OpRecord] | None = None
+    # -- what the store has and memory lacks ----------------------------------------------------
+
+    async def _catch_up(
+        self,
+        upto: int | None,
+        announced: list[OpRecord] | None = None,
+        conflicted: bool = False,
     ) -> None:
-        """Integrate operations other processes committed (after a conflict or a publish)."""
-        if upto is not None and upto <= self.rev:
+        """Integrate operations committed elsewhere (announced, or read from the store).
+
+        ``conflicted``: a commit just found its revision taken; if the store has nothing
+        after ours, the document is not the one this room loaded (see :meth:`_check_identity`).
+        """
+        doc = self.doc
+        if upto is not None and upto <= doc.rev:
             return
-        fresh = [r for r in announced or [] if r.rev > self.rev]
-        if fresh and fresh[0].rev == self.rev + 1 and fresh[-1].rev == upto:
+        fresh = [r for r in announced or [] if r.rev > doc.rev]
+        if fresh and fresh[0].rev == doc.rev + 1 and fresh[-1].rev == upto:
             records = fresh
         else:
-            records = await self.store.get_ops(self.doc_id, self.rev)
+            records = await self.store.get_ops(self.doc_id, doc.rev)
         for rec in records:
-            if rec.rev != self.rev + 1:  # pragma: no cover - the store keeps revisions contiguous
-                raise RuntimeError(f"gap in stored history at {rec.rev}")
-            op = TextOperation.from_json(rec.op)
-            self.text.apply(op)
-            self.history.push_tentative(op)
-            self.history.commit([rec])
-            if rec.client is not None and rec.seq is not None and rec.client in self.last_seq:
-                self.last_seq[rec.client] = max(rec.seq, self.last_seq[rec.client])
-            self._broadcast_record(rec)
-        if records:
-            self._ops_since_version += len(records)
+            try:
+                doc.integrate(rec)
+            except (ValueError, LengthMismatch, InvalidOperation):
+                if await self._check_identity():
+                    raise _Diverged(f"stored revision {rec.rev} does not fit") from None
+                return
+            self._fan_out(rec)
+        self._ops_since_version += len(records)
+        if conflicted and not records:
+            await self._check_identity()
+
+    async def _check_identity(self) -> bool:
+        """Is the stored document still the one in memory? If not, the room is gone."""
+        info = await self.store.get_document(self.doc_id)
+        if info is None or info.created_at != self.created_at or info.rev < self.doc.rev:
+            self._gone()
+            return False
+        return True
+
+    async def _resync(self) -> None:
+        """After a fault: read what the store has, reloading if it does not fit."""
+        try:
+            await self._catch_up(None)
+        except _Diverged:
+            log.error("memory diverged from the store doc=%s: reloading", self.doc_id)
+            if not await self.load():
+                self._gone()
+                return
+            self.presence.drop_stale()
+            for p in list(self.sessions.values()):
+                p.close(Close.SERVER_FAULT)  # their texts may differ: they reconnect
+        self._stale = False
 
     # -- joins ------------------------------------------------------------------------------
 
-    async def _join(self, job: Join) -> None:
-        s, hello = job.session, job.hello
-        try:
-            if not await self._client_id_free(s):
-                s.close(Close.BAD_HELLO, "this client id belongs to another user")
+    async def _join(self, job: _Join) -> None:
+        peer, hello = job.peer, job.hello
+        if not await self._client_id_free(peer):
+            peer.close(Close.BAD_HELLO, "this client id belongs to another user")
+            return
+        if hello.rev is not None and hello.rev > self.doc.rev:
+            # The client comes from another process with revisions we have not heard of
+            # yet (the pub/sub message is late, or was lost while Redis was down): read
+            # them, rather than sending it back to an older text.
+            await self._catch_up(None)
+            if self.gone:
+                peer.close(Close.DELETED)
                 return
-            if hello.rev is not None and hello.rev > self.rev:
-                # The client comes from another process with revisions we have not heard of
-                # yet (the pub/sub message is late, or was lost while Redis was down): read
-                # them, rather than sending it back to an older text.
-                await self._catch_up_remote(None)
-            last = await self.store.last_seq(self.doc_id, s.client)
-            self.last_seq[s.client] = max(last, self.last_seq.get(s.client, 0))
-            welcome: dict[str, Any] = {"type": "welcome", "doc": self.doc_id, "rev": self.rev}
-            welcome["role"] = s.role
-            r = hello.rev
-            if r is not None and 0 <= r <= self.rev:
-                welcome["ops"] = [_wire_record(rec) for rec in await self.history.records_since(r)]
-            else:
-                welcome["text"] = str(self.text)
-            welcome["seq"] = self.last_seq[s.client]
-            welcome["peers"] = self.presence.peers(exclude=s.client)
-            old = self.sessions.get(s.client)
-            if old is not None and old is not s:
-                old.close(Close.REPLACED)
-                self.presence.forget(s.client)
-            self.sessions[s.client] = s
-            s.send(encode(welcome))
-            self.broadcast(encode({"type": "join", "client": s.client, "user": s.user}), exclude=s)
-        finally:
-            if not job.done.done():
-                job.done.set_result(None)
+        doc = self.doc
+        doc.learn_last_seq(peer.client, await self.store.last_seq(self.doc_id, peer.client))
+        ops: list[OpRecord] | None = None
+        if hello.rev is not None:
+            got = doc.catch_up(hello.rev)
+            if isinstance(got, NeedOps):
+                doc.backfill(await self.store.get_ops(self.doc_id, got.after, got.count))
+                got = doc.catch_up(hello.rev)
+            ops = got if isinstance(got, list) else None
+        old = self.sessions.get(peer.client)
+        if old is not None and old is not peer:
+            old.close(Close.REPLACED)
+            self.presence.forget(peer.client)
+        self.sessions[peer.client] = peer
+        peer.send(
+            wire.welcome(
+                self.doc_id,
+                doc.rev,
+                peer.role,
+                doc.last_seq(peer.client) or 0,
+                self.presence.peers(exclude=peer.client),
+                text=str(doc.text) if ops is None else None,
+                ops=ops,
+            )
+        )
+        self.broadcast(wire.join(peer.client, peer.user), peer)
 
-    async def _client_id_free(self, s: Session) -> bool:
+    async def _client_id_free(self, peer: Peer) -> bool:
         """With tokens, a client id belongs to the user who first used it on this document:
         deduplication is by (client, seq), so another user reusing the id could otherwise
         make the owner's operations be taken for duplicates."""
-        if s.user_id is None:
+        if peer.user_id is None:
             return True
-        live = self.sessions.get(s.client)
-        if live is not None and live.user_id != s.user_id:
+        live = self.sessions.get(peer.client)
+        if live is not None and live.user_id != peer.user_id:
             return False
-        owner = await self.store.client_owner(self.doc_id, s.client)
-        return owner is None or owner == s.user_id
+        owner = await self.store.client_owner(self.doc_id, peer.client)
+        return owner is None or owner == peer.user_id
 
     # -- history ------------------------------------------------------------------------------
 
-    async def _restore(self, job: Restore) -> None:
-        target = await self.history.text_at(job.target_rev, str(self.text))
-        current = str(self.text)
-        if target == current:
-            job.done.set_result(self.rev)
-            return
-        op = _diff(current, target)
-        rec = NewOp(self.rev + 1, op.ops, None, None, job.user, job.user_id)
-        self.history.push_tentative(op)
-        try:
-            records = await self.store.commit(self.doc_id, [rec])
-        except BaseException:
-            self.history.drop_tentative()
-            raise
-        self.text.apply(op)
-        self.history.commit(records)
-        self._broadcast_record(records[0])
-        self.metrics.ops_committed += 1
-        await self.store.save_snapshot(self.doc_id, self.rev, target)
-        author = job.user.get("name") if isinstance(job.user.get("name"), str) else job.user_id
-        await self.store.add_version(self.doc_id, self.rev, "restore", None, author)
-        self._version_rev = self._snapshot_rev = self.rev
-        self._ops_since_version = 0
-        self._publish(records)
-        job.done.set_result(self.rev)
+    async def _text_at(self, rev: int) -> str:
+        """The committed text at ``rev``: nearest snapshot plus replay."""
+        if rev == self.doc.rev:
+            return str(self.doc.text)
+        snap = await self.store.nearest_snapshot(self.doc_id, rev)
+        if snap is None:
+            raise DocumentNotFound(self.doc_id)
+        records = (
+            await self.store.get_ops(self.doc_id, snap.rev, rev - snap.rev)
+            if snap.rev < rev
+            else []
+        )
+        return replay(snap.text, records)
 
-    async def _autosave(self, final: bool = False) -> None:
+    async def _restore(self, job: _Restore) -> None:
+        for attempt in range(self.settings.commit_retries + 1):
+            target = await self._text_at(job.target_rev)
+            doc = self.doc
+            current = str(doc.text)
+            if target == current:
+                job.done.set_result(doc.rev)
+                return
+            new = doc.propose(diff(current, target), job.user, job.user_id)
+            try:
+                records = await self.store.commit(self.doc_id, [new])
+            except (RevisionConflict, DuplicateOperation):
+                # Another process committed meanwhile: catch up and diff again.
+                doc.rollback()
+                self.metrics.commit_conflicts += 1
+                await self._catch_up(None, conflicted=True)
+                if self.gone:
+                    raise DocumentNotFound(self.doc_id) from None
+                if attempt:
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                continue
+            except DocumentNotFound:
+                doc.rollback()
+                self._gone()
+                raise
+            except BaseException:
+                doc.rollback()
+                raise
+            self._integrate_committed(records)
+            rev = records[-1].rev
+            # The restore is committed and published: what follows is bookkeeping, and its
+            # failure must not make the caller believe the restore failed.
+            try:
+                await self.store.save_snapshot(self.doc_id, rev, target)
+                self._snapshot_rev = max(self._snapshot_rev, rev)
+                name = job.user.get("name")
+                author = name if isinstance(name, str) else job.user_id
+                await self.store.add_version(self.doc_id, rev, "restore", None, author)
+                self._version_rev = max(self._version_rev, rev)
+                self._ops_since_version = 0
+            except Exception:
+                log.exception("restore committed, version not recorded doc=%s", self.doc_id)
+            job.done.set_result(rev)
+            return
+        raise Contention("too many commit races lost in a row")
+
+    async def _autosave(self) -> None:
         """Record an ``auto`` version and a snapshot when anything changed since the last one."""
-        rev = self.rev
+        doc = self.doc
+        rev, text = doc.rev, str(doc.text)
         if rev > self._snapshot_rev:
-            await self.store.save_snapshot(self.doc_id, rev, str(self.text))
+            await self.store.save_snapshot(self.doc_id, rev, text)
             self._snapshot_rev = rev
         if rev > self._version_rev:
             await self.store.add_version(self.doc_id, rev, "auto", None, None)
             self._version_rev = rev
             self._ops_since_version = 0
-
-    def idle(self) -> bool:
-        return not self.sessions and self.queue.empty()
-
-
-def record_to_json(rec: OpRecord) -> dict[str, Any]:
-    """An OpRecord as JSON for pub/sub (all fields, unlike the wire record)."""
-    return {**_wire_record(rec), "user_id": rec.user_id, "created_at": rec.created_at.isoformat()}
-
-
-def record_from_json(d: dict[str, Any]) -> OpRecord:
-    """Inverse of :func:`record_to_json`; raises on malformed input."""
-    return OpRecord(
-        rev=int(d["rev"]),
-        op=list(d["op"]),
-        client=d["client"],
-        seq=d["seq"],
-        user=dict(d["user"]),
-        user_id=d["user_id"],
-        created_at=datetime.fromisoformat(d["created_at"]),
-    )
-
-
-def _wire_record(rec: OpRecord) -> dict[str, Any]:
-    return {"rev": rec.rev, "op": rec.op, "client": rec.client, "seq": rec.seq, "user": rec.user}
-
-
-def _diff(old: str, new: str) -> TextOperation:
-    """One operation turning ``old`` into ``new``: common prefix and suffix kept."""
-    p = len(os.path.commonprefix([old, new]))
-    s = len(os.path.commonprefix([old[p:][::-1], new[p:][::-1]]))
-    op = TextOperation().retain(p).insert(new[p : len(new) - s]).delete(len(old) - p - s)
-    return op.retain(s)

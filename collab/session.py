@@ -14,18 +14,17 @@ import logging
 import time
 from collections import deque
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from collab.auth import AuthError, Identity
 from collab.errors import Close, ErrorCode, ProtocolError, SessionClosed
 from collab.limits import TokenBucket
-from collab.room import Join, Room, Submit
-from collab.wire import PONG, Hello, OpMessage, Ping, PresenceMessage, encode, parse
-
-if TYPE_CHECKING:
-    from collab.app import Services
+from collab.room import Room
+from collab.services import Services
+from collab.wire import PONG, Hello, OpMessage, Ping, PresenceMessage, parse
+from collab.wire import error as error_message
 
 log = logging.getLogger("collab.session")
 
@@ -71,18 +70,28 @@ class Session:
 
     # -- outgoing -----------------------------------------------------------------------------
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be written."""
+        return len(self._out)
+
     def send(self, text: str) -> None:
-        """Queue one message; past the queue's bound the session is closed with 1013."""
+        """Queue one message; past the queue's bound the session is closed with 1013.
+
+        The bound is on what is *already* waiting: one message larger than the bound (the
+        welcome of a document near ``max_doc_chars``, a large restore) is still delivered
+        to a client that keeps up, so a document inside the size limit can always be opened.
+        """
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             return
-        self._out.append(text)
-        self._out_chars += len(text)
         s = self.settings
-        if len(self._out) > s.send_queue_messages or self._out_chars > s.send_queue_bytes:
+        if len(self._out) >= s.send_queue_messages or self._out_chars >= s.send_queue_bytes:
             self._out.clear()
             self._out_chars = 0
             self.close(Close.TRY_LATER, "outgoing queue over its bound")
             return
+        self._out.append(text)
+        self._out_chars += len(text)
         self._wake.set()
 
     def send_error(self, err: ProtocolError) -> None:
@@ -98,7 +107,7 @@ class Session:
         if not self._errors.take():
             self.close(Close.ABUSE, "too many errors")
             return
-        self.send(encode(err.to_message()))
+        self.send(error_message(err))
 
     def close(self, code: Close, reason: str = "") -> None:
         """Close the connection with ``code`` after what is already queued (for 1001)."""
@@ -248,9 +257,7 @@ class Session:
             raise SessionClosed(Close.NO_ACCESS, "the document does not exist")
         self.room = room
         self.state = SessionState.OPEN
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        room.queue.put_nowait(Join(self, hello, done))
-        await done
+        await room.join(self, hello)
         log.info(
             "connect doc=%s client=%s role=%s rev=%s", self.doc_id, self.client, role, hello.rev
         )
@@ -280,13 +287,13 @@ class Session:
                 ErrorCode.RATE_LIMITED, "too many operations, resend later", msg.seq
             )
         assert self.room is not None
-        self.room.queue.put_nowait(Submit(self, msg.rev, msg.seq, msg.op, time.perf_counter()))
+        self.room.submit(self, msg.rev, msg.seq, msg.op)
 
     def _on_presence(self, msg: PresenceMessage) -> None:
         if not self._presence.take():
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many presence updates")
         assert self.room is not None
-        self.room.presence.update(self, msg.rev, msg.selection)
+        self.room.update_presence(self, msg.rev, msg.selection)
 
     def _on_ping(self, msg: Ping) -> None:
         self.send(PONG)

@@ -54,6 +54,7 @@ class Settings:
     autosave_every: int = 500
     unload_grace: float = 30.0
     history_window: int = 1000  # committed operations kept in memory per open document
+    catch_up_limit: int = 1000  # revisions a client may be behind (else bad_rev / full text)
     commit_retries: int = 60  # commit races lost in a row before an op is refused
     ws_per_address: int = 256  # open WebSocket connections per client address; 0: no limit
 
@@ -83,6 +84,7 @@ class Settings:
             send_queue_messages=_int(e, "COLLAB_SEND_QUEUE_MESSAGES", 1000),
             send_queue_bytes=_int(e, "COLLAB_SEND_QUEUE_BYTES", 8 << 20),
             ws_per_address=_int(e, "COLLAB_WS_PER_ADDRESS", 256),
+            catch_up_limit=_int(e, "COLLAB_CATCH_UP_LIMIT", 1000),
         )
         if "COLLAB_OPS_BURST" not in e and s.ops_per_second != 100.0:
             s = replace(s, ops_burst=max(1, int(s.ops_per_second * 2)))

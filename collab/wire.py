@@ -1,5 +1,6 @@
-"""Parsing and encoding of WebSocket messages: every inbound message is validated here,
-in one place, before dispatch (PROTOCOL §3 and §7).
+"""Parsing and encoding of every message: inbound WebSocket messages are validated here,
+in one place, before dispatch (PROTOCOL §3 and §7); every outbound message is built here;
+and so are the notices processes exchange over pub/sub.
 
 The parser is hand-written rather than a pydantic model: it runs once per keystroke of every
 user, and a direct check of a small dict is several times cheaper while applying the same
@@ -14,11 +15,13 @@ import re
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from collab.errors import ErrorCode, ProtocolError
+from collab.store.base import OpRecord
 from ot import InvalidOperation, Selection, TextOperation
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -190,3 +193,166 @@ def encode(msg: dict[str, Any]) -> str:
 
 
 PONG = encode({"type": "pong"})
+
+
+# -- outbound messages ----------------------------------------------------------------------
+
+
+def wire_record(rec: OpRecord) -> dict[str, Any]:
+    """A committed operation as clients see it (in ``op`` messages and ``welcome.ops``)."""
+    return {"rev": rec.rev, "op": rec.op, "client": rec.client, "seq": rec.seq, "user": rec.user}
+
+
+def ack(seq: int, rev: int) -> str:
+    return encode({"type": "ack", "seq": seq, "rev": rev})
+
+
+def op_message(rec: OpRecord) -> str:
+    return encode({"type": "op", **wire_record(rec)})
+
+
+def welcome(
+    doc: str,
+    rev: int,
+    role: str,
+    seq: int,
+    peers: list[dict[str, Any]],
+    *,
+    text: str | None = None,
+    ops: list[OpRecord] | None = None,
+) -> str:
+    """The answer to a hello: ``ops`` after the client's revision, or the whole ``text``."""
+    msg: dict[str, Any] = {"type": "welcome", "doc": doc, "rev": rev, "role": role}
+    if ops is not None:
+        msg["ops"] = [wire_record(r) for r in ops]
+    else:
+        msg["text"] = text
+    msg["seq"] = seq
+    msg["peers"] = peers
+    return encode(msg)
+
+
+def join(client: str, user: dict[str, Any]) -> str:
+    return encode({"type": "join", "client": client, "user": user})
+
+
+def leave(client: str) -> str:
+    return encode({"type": "leave", "client": client})
+
+
+def peer_entry(
+    client: str, user: dict[str, Any], rev: int, selection: Selection | None
+) -> dict[str, Any]:
+    """One entry of ``welcome.peers``; a ``presence`` message is the same with its type."""
+    sel = selection.to_json() if selection is not None else None
+    return {"client": client, "user": user, "rev": rev, "selection": sel}
+
+
+def presence(client: str, user: dict[str, Any], rev: int, selection: Selection | None) -> str:
+    return encode({"type": "presence", **peer_entry(client, user, rev, selection)})
+
+
+def error(err: ProtocolError) -> str:
+    return encode(err.to_message())
+
+
+# -- pub/sub notices (between processes; PROTOCOL §6) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Revision ``rev`` was committed; ``records`` come along when the batch was small."""
+
+    rev: int
+    records: list[OpRecord] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """The document was deleted; ``created_at`` tells which incarnation (None: unknown)."""
+
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Messages may have been lost (the pub/sub connection came back): look at the store."""
+
+
+Notice = Committed | Deleted | Resync
+
+SMALL_BATCH_CHARS = 64  # records of a batch travel in the notice up to this many op items
+
+
+def record_to_json(rec: OpRecord) -> dict[str, Any]:
+    """An OpRecord as JSON for pub/sub (all fields, unlike the wire record)."""
+    return {**wire_record(rec), "user_id": rec.user_id, "created_at": rec.created_at.isoformat()}
+
+
+def record_from_json(d: dict[str, Any]) -> OpRecord:
+    """Inverse of :func:`record_to_json`; raises KeyError, TypeError or ValueError."""
+    rev, client, seq, user_id = d["rev"], d["client"], d["seq"], d["user_id"]
+    if type(rev) is not int or not isinstance(d["op"], list) or not isinstance(d["user"], dict):
+        raise TypeError("malformed record")
+    if (client is not None and type(client) is not str) or (
+        seq is not None and type(seq) is not int
+    ):
+        raise TypeError("malformed record")
+    if user_id is not None and type(user_id) is not str:
+        raise TypeError("malformed record")
+    return OpRecord(
+        rev=rev,
+        op=list(d["op"]),
+        client=client,
+        seq=seq,
+        user=dict(d["user"]),
+        user_id=user_id,
+        created_at=datetime.fromisoformat(d["created_at"]),
+    )
+
+
+def encode_notice(notice: Notice) -> dict[str, Any]:
+    """A notice as the dict the pub/sub seam carries."""
+    if isinstance(notice, Committed):
+        msg: dict[str, Any] = {"rev": notice.rev}
+        if notice.records is not None:
+            msg["records"] = [record_to_json(r) for r in notice.records]
+        return msg
+    if isinstance(notice, Deleted):
+        msg = {"deleted": True}
+        if notice.created_at is not None:
+            msg["created_at"] = notice.created_at.isoformat()
+        return msg
+    return {"resync": True}
+
+
+def committed_notice(records: list[OpRecord]) -> Committed:
+    """What to publish after committing ``records``: small batches travel whole, saving
+    the other processes a read."""
+    small = sum(len(r.op) for r in records) <= SMALL_BATCH_CHARS
+    return Committed(records[-1].rev, records if small else None)
+
+
+def decode_notice(msg: dict[str, Any]) -> Notice | None:
+    """A notice from the pub/sub seam; None for a message that is not one. Records that do
+    not decode are dropped (the receiver reads the store instead)."""
+    if msg.get("deleted"):
+        created = msg.get("created_at")
+        try:
+            at = datetime.fromisoformat(created) if isinstance(created, str) else None
+        except ValueError:
+            at = None
+        return Deleted(at)
+    if msg.get("resync"):
+        return Resync()
+    rev = msg.get("rev")
+    if type(rev) is not int:
+        return None
+    raw = msg.get("records")
+    records = None
+    if isinstance(raw, list):
+        try:
+            records = [record_from_json(r) for r in raw]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            records = None
+    return Committed(rev, records)

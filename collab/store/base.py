@@ -21,11 +21,12 @@ Exceptions (all subclass :class:`StoreError`)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 JsonOp = list[int | str]
 VersionKind = Literal["auto", "named", "restore"]
+VERSION_KINDS: tuple[str, ...] = get_args(VersionKind)
 
 
 class StoreError(Exception):
@@ -193,3 +194,55 @@ class Store(Protocol):
 
     async def list_versions(self, doc_id: str, limit: int = 1000) -> list[Version]:
         """Versions, newest first (by revision, then creation)."""
+
+
+# -- helpers shared by every implementation -------------------------------------------------
+
+
+def now() -> datetime:
+    """The store's clock: timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def check_version_kind(kind: str) -> None:
+    """Raise ValueError unless ``kind`` is a :data:`VersionKind`."""
+    if kind not in VERSION_KINDS:
+        raise ValueError(f"version kind must be one of {VERSION_KINDS}, not {kind!r}")
+
+
+def batch_keys(ops: list[NewOp]) -> list[tuple[str, int]]:
+    """The (client, seq) of each operation that has both, in batch order."""
+    return [(o.client, o.seq) for o in ops if o.client is not None and o.seq is not None]
+
+
+def check_batch(ops: list[NewOp]) -> None:
+    """Reject a batch whose revisions are not contiguous or that repeats a (client, seq),
+    so that every store reports the same errors for a malformed batch."""
+    for i, new in enumerate(ops):
+        if new.rev != ops[0].rev + i:
+            raise ValueError(f"batch revisions are not contiguous: {[o.rev for o in ops]}")
+    seen: set[tuple[str, int]] = set()
+    for key in batch_keys(ops):
+        if key in seen:
+            raise DuplicateOperation(*key)
+        seen.add(key)
+
+
+def committed_records(ops: list[NewOp], at: datetime) -> list[OpRecord]:
+    """The records a successful commit of ``ops`` at time ``at`` returns."""
+    return [OpRecord(o.rev, list(o.op), o.client, o.seq, dict(o.user), o.user_id, at) for o in ops]
+
+
+def commit_refused(
+    doc_id: str, expected: int, *, exists: bool, duplicate: tuple[str, int] | None = None
+) -> StoreError:
+    """Why a commit expecting revision ``expected`` as current wrote nothing.
+
+    The document is gone (DocumentNotFound), a (client, seq) of the batch is already
+    committed (DuplicateOperation), or another writer moved the revision (RevisionConflict).
+    """
+    if not exists:
+        return DocumentNotFound(doc_id)
+    if duplicate is not None:
+        return DuplicateOperation(*duplicate)
+    return RevisionConflict(f"{doc_id}: rev {expected} is not current")

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collab.store.base import StoreError
-from collab.store.migrate import ensure_sqlite_parent, is_sqlite, upgrade_connection
+from collab.store.dburl import is_sqlite_url as is_sqlite
+from collab.store.migrate import ensure_sqlite_parent, upgrade_connection
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10_000, **options: Any) -> AsyncEngine:

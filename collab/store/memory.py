@@ -9,46 +9,24 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import get_args
 
 from collab.store.base import (
     DocInfo,
     DocumentExists,
     DocumentNotFound,
-    DuplicateOperation,
     LoadedDocument,
     NewOp,
     OpRecord,
-    RevisionConflict,
     Snapshot,
     Version,
     VersionKind,
+    batch_keys,
+    check_batch,
+    check_version_kind,
+    commit_refused,
+    committed_records,
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def check_batch(ops: list[NewOp]) -> None:
-    """Reject a batch whose revisions are not contiguous or that repeats a (client, seq).
-
-    Shared with the SQL store so both report the same errors for a malformed batch.
-    """
-    for i, new in enumerate(ops):
-        if new.rev != ops[0].rev + i:
-            raise ValueError(f"batch revisions are not contiguous: {[o.rev for o in ops]}")
-    seen: set[tuple[str, int]] = set()
-    for key in batch_keys(ops):
-        if key in seen:
-            raise DuplicateOperation(*key)
-        seen.add(key)
-
-
-def batch_keys(ops: list[NewOp]) -> list[tuple[str, int]]:
-    """The (client, seq) of each operation that has both, in batch order."""
-    return [(o.client, o.seq) for o in ops if o.client is not None and o.seq is not None]
+from collab.store.base import now as _now
 
 
 @dataclass
@@ -125,23 +103,15 @@ class MemoryStore:
         doc = self._doc(doc_id)
         if not ops:
             return []
-        if ops[0].rev != doc.info.rev + 1:
-            raise RevisionConflict(f"{doc_id}: rev {ops[0].rev} after {doc.info.rev}")
-        for key in batch_keys(ops):
-            if key in doc.seqs:
-                raise DuplicateOperation(*key)
+        # A taken revision is reported before a duplicate, as the SQL stores do.
+        moved = ops[0].rev != doc.info.rev + 1
+        duplicate = None if moved else next((k for k in batch_keys(ops) if k in doc.seqs), None)
+        if moved or duplicate is not None:
+            raise commit_refused(doc_id, ops[0].rev - 1, exists=True, duplicate=duplicate)
         now = _now()
         records = [
-            OpRecord(
-                rev=new.rev,
-                op=list(new.op),
-                client=new.client,
-                seq=new.seq,
-                user=copy.deepcopy(new.user),
-                user_id=new.user_id,
-                created_at=now,
-            )
-            for new in ops
+            OpRecord(r.rev, r.op, r.client, r.seq, copy.deepcopy(r.user), r.user_id, r.created_at)
+            for r in committed_records(ops, now)
         ]
         doc.ops.extend(records)
         for record in records:
@@ -194,8 +164,7 @@ class MemoryStore:
         self, doc_id: str, rev: int, kind: VersionKind, label: str | None, author: str | None
     ) -> Version:
         """Record a version at ``rev``."""
-        if kind not in get_args(VersionKind):
-            raise ValueError(f"version kind must be one of {get_args(VersionKind)}, not {kind!r}")
+        check_version_kind(kind)
         doc = self._doc(doc_id)
         version = Version(rev=rev, kind=kind, label=label, author=author, created_at=_now())
         self._counter += 1

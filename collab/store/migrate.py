@@ -55,11 +55,6 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def is_sqlite(url: str) -> bool:
-    """True for a ``sqlite`` URL, whatever the driver."""
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def ensure_sqlite_parent(url: str) -> None:
     """Create the folder of a SQLite database file (no-op for in-memory or other URLs)."""
     parsed = make_url(url)

@@ -13,8 +13,7 @@ committers the second sees zero rows updated and gets RevisionConflict. The prim
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,19 +25,23 @@ from collab.store.base import (
     DocInfo,
     DocumentExists,
     DocumentNotFound,
-    DuplicateOperation,
     LoadedDocument,
     NewOp,
     OpRecord,
-    RevisionConflict,
     Snapshot,
     StoreError,
     Version,
     VersionKind,
+    batch_keys,
+    check_batch,
+    check_version_kind,
+    commit_refused,
+    committed_records,
 )
+from collab.store.base import now as _now
+from collab.store.dburl import is_sqlite_url
 from collab.store.engine import make_engine, upgrade_engine
-from collab.store.memory import batch_keys, check_batch
-from collab.store.migrate import check_connection, is_sqlite, safe_url
+from collab.store.migrate import check_connection, safe_url
 from collab.store.schema import (
     doc_info,
     documents,
@@ -49,12 +52,6 @@ from collab.store.schema import (
     version_record,
     versions,
 )
-
-KINDS: tuple[str, ...] = get_args(VersionKind)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Moved(Exception):
@@ -72,7 +69,7 @@ class SqlStore:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, **engine_options: Any) -> None:
         self.url = url
-        self._sqlite = is_sqlite(url)
+        self._sqlite = is_sqlite_url(url)
         self._busy_timeout_ms = busy_timeout_ms
         self._engine_options = engine_options
         self._engine: AsyncEngine | None = None
@@ -210,19 +207,13 @@ class SqlStore:
                     raise _Moved
                 await conn.execute(insert(operations), [op_row(doc_id, o, now) for o in ops])
         except _Moved:
-            if await self.get_document(doc_id) is None:
-                raise DocumentNotFound(doc_id) from None
-            raise RevisionConflict(f"{doc_id}: rev {expected} is not current") from None
+            exists = await self.get_document(doc_id) is not None
+            raise commit_refused(doc_id, expected, exists=exists) from None
         except IntegrityError as exc:
             # Rolled back; find out which constraint it was from the data, not the message.
             duplicate = await self._first_committed(doc_id, ops)
-            if duplicate is not None:
-                raise DuplicateOperation(*duplicate) from exc
-            raise RevisionConflict(f"{doc_id}: a revision after {expected} is taken") from exc
-        return [
-            OpRecord(new.rev, list(new.op), new.client, new.seq, dict(new.user), new.user_id, now)
-            for new in ops
-        ]
+            raise commit_refused(doc_id, expected, exists=True, duplicate=duplicate) from exc
+        return committed_records(ops, now)
 
     async def _first_committed(self, doc_id: str, ops: list[NewOp]) -> tuple[str, int] | None:
         keys = batch_keys(ops)
@@ -312,8 +303,7 @@ class SqlStore:
         self, doc_id: str, rev: int, kind: VersionKind, label: str | None, author: str | None
     ) -> Version:
         """Record a version at ``rev``."""
-        if kind not in KINDS:
-            raise ValueError(f"version kind must be one of {KINDS}, not {kind!r}")
+        check_version_kind(kind)
         version = Version(rev=rev, kind=kind, label=label, author=author, created_at=_now())
         try:
             async with self.engine.begin() as conn:

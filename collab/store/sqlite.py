@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import orjson
 
@@ -23,27 +23,25 @@ from collab.store.base import (
     DocInfo,
     DocumentExists,
     DocumentNotFound,
-    DuplicateOperation,
     LoadedDocument,
     NewOp,
     OpRecord,
-    RevisionConflict,
     Snapshot,
     StoreError,
     Version,
     VersionKind,
+    batch_keys,
+    check_batch,
+    check_version_kind,
+    commit_refused,
+    committed_records,
 )
+from collab.store.base import now as _now
 from collab.store.dburl import SCHEMA_HEAD, sqlite_path, sqlite_schema_version
-from collab.store.memory import batch_keys, check_batch
 
 T = TypeVar("T")
-KINDS: tuple[str, ...] = get_args(VersionKind)
 _TS = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy writes for DateTime on SQLite (UTC, naive)
 _OP_COLUMNS = 'rev, op, client, seq, "user", user_id, created_at'
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _ts(value: datetime) -> str:
@@ -255,9 +253,7 @@ class SqliteStore:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         await done
-        return [
-            OpRecord(o.rev, list(o.op), o.client, o.seq, dict(o.user), o.user_id, now) for o in ops
-        ]
+        return committed_records(ops, now)
 
     async def _flush(self) -> None:
         while self._waiting:
@@ -305,9 +301,7 @@ class SqliteStore:
             ).rowcount
             if moved != 1:
                 c.execute("ROLLBACK TO batch")
-                if self._get(doc_id) is None:
-                    return DocumentNotFound(doc_id)
-                return RevisionConflict(f"{doc_id}: rev {expected} is not current")
+                return commit_refused(doc_id, expected, exists=self._get(doc_id) is not None)
             c.executemany(
                 'INSERT INTO operations (doc_id, rev, op, client, seq, "user", user_id, '
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -316,9 +310,7 @@ class SqliteStore:
         except sqlite3.IntegrityError:
             c.execute("ROLLBACK TO batch")
             dup = self._first_committed(doc_id, ops)
-            if dup is not None:
-                return DuplicateOperation(*dup)
-            return RevisionConflict(f"{doc_id}: a revision after {expected} is taken")
+            return commit_refused(doc_id, expected, exists=True, duplicate=dup)
         finally:
             c.execute("RELEASE batch")
         return None
@@ -421,8 +413,7 @@ class SqliteStore:
     async def add_version(
         self, doc_id: str, rev: int, kind: VersionKind, label: str | None, author: str | None
     ) -> Version:
-        if kind not in KINDS:
-            raise ValueError(f"version kind must be one of {KINDS}, not {kind!r}")
+        check_version_kind(kind)
         version = Version(rev=rev, kind=kind, label=label, author=author, created_at=_now())
 
         def run() -> None:

@@ -44,7 +44,6 @@ from collab.store.migrate import (
     alembic_config,
     current_revisions,
     head_revisions,
-    is_sqlite,
     upgrade_database,
 )
 from collab.store.schema import metadata, operations, snapshots, versions
@@ -165,7 +164,7 @@ async def _factory(url: str | None) -> AsyncIterator[StoreFactory]:
             return fast
         store = SqlStore(url)
         await store.open()
-        if not made and not is_sqlite(url):  # one PostgreSQL database per session
+        if not made and not is_sqlite_url(url):  # one PostgreSQL database per session
             async with store.engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
         made.append(store)
