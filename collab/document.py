@@ -262,11 +262,11 @@ class Document:
     def confirm(self, records: list[OpRecord]) -> None:
         """The tentative batch was committed as ``records``."""
         batch = self._tentative
-        if len(records) != len(batch):
-            raise ValueError(f"{len(records)} records for a batch of {len(batch)}")
-        for (_, new), rec in zip(batch, records, strict=True):
-            if (rec.rev, rec.client, rec.seq) != (new.rev, new.client, new.seq):
-                raise ValueError(f"record {rec.rev} is not the operation prepared for it")
+        if [(r.rev, r.client, r.seq) for r in records] != [
+            (n.rev, n.client, n.seq) for _, n in batch
+        ]:
+            self.rollback()
+            raise ValueError("the records are not the batch prepared for them")
         self._tentative = []
         try:
             for (op, _), rec in zip(batch, records, strict=True):

@@ -255,6 +255,10 @@ class Room:
         self.queue.put_nowait(_Restore(target_rev, user, user_id, done))
         return await done
 
+    def save_soon(self) -> None:
+        """Queue an autosave (a snapshot and an ``auto`` version if anything changed)."""
+        self.queue.put_nowait(_Autosave())
+
     def notify(self, notice: wire.Committed | wire.Resync) -> None:
         """Another process committed (or messages may have been lost)."""
         if isinstance(notice, wire.Resync):
