@@ -57,6 +57,7 @@ class FaultyStore:
         self.faults: Counter[str] = Counter()
         self._arms: list[_Arm] = []
         self._gates: dict[str, asyncio.Event] = {}
+        self._arrived: dict[str, asyncio.Event] = {}
         self.before: dict[str, Callable[..., Awaitable[None]]] = {}  # hooks, once each
 
     # -- control ---------------------------------------------------------------------------
@@ -75,7 +76,12 @@ class FaultyStore:
     def hold(self, method: str) -> asyncio.Event:
         """Hold calls of ``method`` until the returned event is set."""
         gate = self._gates[method] = asyncio.Event()
+        self._arrived[method] = asyncio.Event()
         return gate
+
+    async def arrived(self, method: str) -> None:
+        """Wait until a call of ``method`` waits at its gate."""
+        await asyncio.wait_for(self._arrived[method].wait(), 10)
 
     # -- the store -------------------------------------------------------------------------
 
@@ -102,6 +108,7 @@ class FaultyStore:
         self.calls[method] += 1
         gate = self._gates.get(method)
         if gate is not None:
+            self._arrived[method].set()
             await gate.wait()
         hook = self.before.pop(method, None)
         if hook is not None:

@@ -71,6 +71,14 @@ class RawClient:
         self.welcome = await self.recv_type("welcome")
         return self.welcome
 
+    async def hello_nowait(self, rev: int | None = None) -> None:
+        """Send a hello without waiting for the welcome."""
+        msg: dict[str, Any] = {"type": "hello", "protocol": 1, "client": self.client}
+        msg["user"] = {"name": self.client}
+        if rev is not None:
+            msg["rev"] = rev
+        await self.send(msg)
+
     async def op(self, rev: int, seq: int, op: list[Any]) -> None:
         await self.send({"type": "op", "rev": rev, "seq": seq, "op": op})
 
