@@ -59,7 +59,7 @@ class FakePeer:
     def __init__(self, client: str) -> None:
         self.client = client
         self.user: dict[str, Any] = {"name": client}
-        self.user_id: str | None = None
+        self.user_id: str | None = f"user-{client}"  # as with tokens: ids have owners
         self.role = "edit"
         self.inbox: list[dict[str, Any]] = []
         self.closed: Close | None = None
@@ -84,6 +84,7 @@ class Client:
     peer: FakePeer | None = None
     next_seq: int = 1
     pending: dict[int, tuple[int, TextOperation]] = field(default_factory=dict)
+    sent: dict[int, tuple[int, TextOperation]] = field(default_factory=dict)
     read: int = 0  # how much of the current peer's inbox was looked at
     last_rev: int | None = None  # the last revision this connection received
 
@@ -187,7 +188,7 @@ class World:
             return
         seq = c.next_seq
         c.next_seq += 1
-        c.pending[seq] = (room.rev, op)
+        c.pending[seq] = c.sent[seq] = (room.rev, op)
         room.submit(c.peer, room.rev, seq, op)
 
     def resend(self, name: str) -> None:
@@ -197,6 +198,17 @@ class World:
         for seq in sorted(c.pending):
             rev, op = c.pending[seq]
             self.r.submit(c.peer, rev, seq, op)
+
+    def resend_old(self, name: str, back: int) -> None:
+        """Send an acknowledged operation again (a client that missed its ack): the answer
+        is an ack with its revision, read from the store when it left the window."""
+        c = self.clients[name]
+        done = sorted(s for s in c.sent if s not in c.pending)
+        if c.peer is None or not done:
+            return
+        seq = done[max(0, len(done) - 1 - back)]
+        rev, op = c.sent[seq]
+        self.r.submit(c.peer, rev, seq, op)
 
     async def restore(self, target: int) -> None:
         with contextlib.suppress(RoomFault, Contention, DocumentNotFound):
@@ -268,6 +280,7 @@ SCRIPT: list[tuple[str, Step]] = [
     ("resend in a batch", lambda w: _seq(_burst(w, ("b", 0.2, "x")), _call(w.resend, "b"))),
     ("restore to 1", lambda w: w.restore(1)),
     ("edits past the window", lambda w: _burst(w, *[("a", i / 7, "w") for i in range(6)])),
+    ("old resends", lambda w: _seq(_call(w.resend_old, "a", 0), _call(w.resend_old, "a", 5))),
     ("autosave", lambda w: _call(w.r.save_soon)),
     ("reconnect a", lambda w: _seq(_call(w.disconnect, "a"), w.connect("a"))),
     ("delete and insert", lambda w: _burst(w, ("a", 0.3, ""), ("b", 0.9, "😀"))),
@@ -328,7 +341,16 @@ CASES = [
 
 
 def test_the_scenario_calls_the_methods_the_room_uses() -> None:
-    for method in ("load", "commit", "get_ops", "last_seq", "save_snapshot", "add_version"):
+    for method in (
+        "load",
+        "commit",
+        "get_ops",
+        "last_seq",
+        "find_seq",
+        "client_owner",
+        "save_snapshot",
+        "add_version",
+    ):
         assert CALLS.get(method, 0) > 0, method
     assert len(CASES) > 30
 
@@ -385,6 +407,10 @@ class RoomUnderFaults(RuleBasedStateMachine):
     def resend(self, name: str) -> None:
         self._do(_call(self.w.resend, name))
 
+    @rule(name=st.sampled_from("abc"), back=st.integers(0, 10))
+    def resend_old(self, name: str, back: int) -> None:
+        self._do(_call(self.w.resend_old, name, back))
+
     @rule(to=st.integers(0, 30))
     def restore(self, to: int) -> None:
         self._do(self.w.restore(to))
@@ -398,7 +424,7 @@ class RoomUnderFaults(RuleBasedStateMachine):
         self._do(self.w.reload())
 
     @rule(
-        nth=st.integers(1, 6),
+        nth=st.integers(1, 4),
         method=st.one_of(st.none(), st.sampled_from(METHODS)),
         after=st.booleans(),
     )
@@ -417,5 +443,5 @@ class RoomUnderFaults(RuleBasedStateMachine):
 
 TestRoomUnderFaults = RoomUnderFaults.TestCase
 TestRoomUnderFaults.settings = settings(
-    stateful_step_count=25, suppress_health_check=[HealthCheck.too_slow]
+    stateful_step_count=40, suppress_health_check=[HealthCheck.too_slow]
 )
