@@ -36,7 +36,7 @@ from collab.store.base import LoadedDocument, NewOp, OpRecord
 from ot import LengthMismatch, TextBuffer, TextOperation, rebase
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Submission:
     """An operation a client sent: ``op`` based on revision ``rev``, its ``seq``-th."""
 
@@ -262,9 +262,10 @@ class Document:
     def confirm(self, records: list[OpRecord]) -> None:
         """The tentative batch was committed as ``records``."""
         batch = self._tentative
-        if [(r.rev, r.client, r.seq) for r in records] != [
-            (n.rev, n.client, n.seq) for _, n in batch
-        ]:
+        if len(records) != len(batch) or any(
+            r.rev != n.rev or r.client != n.client or r.seq != n.seq
+            for r, (_, n) in zip(records, batch, strict=False)
+        ):
             self.rollback()
             raise ValueError("the records are not the batch prepared for them")
         self._tentative = []
@@ -289,9 +290,9 @@ class Document:
         self._text.apply(op)
         self._history.append(op, record)
         self._tentative_len = len(self._text)
-        if record.client is not None and record.seq is not None:
-            known = self._last_seq.get(record.client, 0)
-            self._last_seq[record.client] = max(known, record.seq)
+        client, seq = record.client, record.seq
+        if client is not None and seq is not None and seq > self._last_seq.get(client, 0):
+            self._last_seq[client] = seq
 
     def _push(
         self,

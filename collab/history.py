@@ -14,18 +14,14 @@ from ot import TextOperation
 class History:
     """Committed operations ``base+1..rev``; older ones are trimmed in quarter-window steps."""
 
-    __slots__ = ("_ops", "_records", "_window", "base")
+    __slots__ = ("_ops", "_records", "_window", "base", "rev")
 
     def __init__(self, base: int, window: int) -> None:
         self.base = base
+        self.rev = base  # the last committed revision: base + len(ops)
         self._window = max(1, window)
         self._ops: list[TextOperation] = []
         self._records: list[OpRecord] = []
-
-    @property
-    def rev(self) -> int:
-        """The last committed revision."""
-        return self.base + len(self._ops)
 
     def append(self, op: TextOperation, record: OpRecord) -> None:
         """Revision ``rev + 1`` was committed as ``record`` (``op`` parsed from it)."""
@@ -33,6 +29,7 @@ class History:
             raise ValueError(f"revision {record.rev} does not follow {self.rev}")
         self._ops.append(op)
         self._records.append(record)
+        self.rev = record.rev
         # Trim in steps of a quarter window, so that the cost of trimming stays small
         # without holding twice the window.
         if len(self._ops) > self._window + self._window // 4:

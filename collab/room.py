@@ -323,7 +323,7 @@ class Room:
                 await self._resync()
             first = jobs[0]
             if isinstance(first, _Submit):
-                await self._commit_batch([j for j in jobs if isinstance(j, _Submit)])
+                await self._commit_batch(jobs)  # type: ignore[arg-type]  # a batch: all _Submit
             else:
                 await self._handle_one(first)
         except (Contention, DocumentNotFound) as e:
@@ -390,13 +390,18 @@ class Room:
 
     # -- submissions --------------------------------------------------------------------------
 
-    async def _commit_batch(self, batch: list[_Submit]) -> None:
+    async def _commit_batch(self, batch: Sequence[_Submit]) -> None:
         doc = self.doc
         outcomes: list[Accepted | Duplicate | Refused] = []
         for attempt in range(self.settings.commit_retries + 1):
             doc = self.doc
             try:
-                outcomes = [await self._prepare(job.sub) for job in batch]
+                outcomes = []
+                for job in batch:
+                    out = doc.prepare(job.sub)
+                    if not isinstance(out, Accepted | Duplicate | Refused):
+                        out = await self._prepare(job.sub)
+                    outcomes.append(out)
             except _BehindStore:
                 # A resend of an operation committed through another process that we have
                 # not heard of yet: integrate it first, so that the ack does not run ahead of
@@ -483,7 +488,7 @@ class Room:
         self._after_commit(records)
 
     def _answer(
-        self, batch: list[_Submit], outcomes: Sequence[Accepted | Duplicate | Refused]
+        self, batch: Sequence[_Submit], outcomes: Sequence[Accepted | Duplicate | Refused]
     ) -> None:
         for job, out in zip(batch, outcomes, strict=True):
             if isinstance(out, Refused):

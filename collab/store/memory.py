@@ -24,7 +24,6 @@ from collab.store.base import (
     check_batch,
     check_version_kind,
     commit_refused,
-    committed_records,
 )
 from collab.store.base import now as _now
 
@@ -110,8 +109,8 @@ class MemoryStore:
             raise commit_refused(doc_id, ops[0].rev - 1, exists=True, duplicate=duplicate)
         now = _now()
         records = [
-            OpRecord(r.rev, r.op, r.client, r.seq, copy.deepcopy(r.user), r.user_id, r.created_at)
-            for r in committed_records(ops, now)
+            OpRecord(o.rev, list(o.op), o.client, o.seq, copy.deepcopy(o.user), o.user_id, now)
+            for o in ops
         ]
         doc.ops.extend(records)
         for record in records:
