@@ -412,36 +412,12 @@ class Room:
             except BaseException:
                 doc.rollback()
                 raise
-            new = doc.tentative()
-            if not new:
+            if doc.tentative_rev == doc.rev:  # nothing to commit
                 self._answer(batch, outcomes)
                 return
-            t0 = time.perf_counter()
-            try:
-                records = await self.store.commit(self.doc_id, new)
-            except (RevisionConflict, DuplicateOperation) as e:
-                doc.rollback()
-                self.metrics.commit_conflicts += 1
-                if isinstance(e, DuplicateOperation):
-                    doc.forget_client(e.client)
-                log.info("commit conflict doc=%s attempt=%d: %s", self.doc_id, attempt, e)
-                await self._catch_up(None, conflicted=True)
-                if self.gone:
-                    return
-                if attempt:
-                    # Several processes racing for one hot document: back off with full
-                    # jitter so that the race does not repeat in lockstep; the batch also
-                    # grows meanwhile, so each win commits more.
-                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+            records = await self._commit(attempt)
+            if records is None:
                 continue
-            except DocumentNotFound:
-                doc.rollback()
-                self._gone()
-                return
-            except BaseException:
-                doc.rollback()
-                raise
-            self.metrics.observe_commit(len(records), time.perf_counter() - t0)
             self._integrate_committed(records)
             self._answer(batch, outcomes)
             return
@@ -455,6 +431,39 @@ class Room:
             for j, o in zip(batch, outcomes, strict=True)
         ]
         self._answer(batch, busy)
+
+    async def _commit(self, attempt: int) -> list[OpRecord] | None:
+        """Commit the document's tentative batch; the records, or None when another process
+        won the race (rolled back, caught up, backed off: prepare again). Any other failure
+        is rolled back and raised (DocumentNotFound once the room is gone)."""
+        doc = self.doc
+        t0 = time.perf_counter()
+        try:
+            records = await self.store.commit(self.doc_id, doc.tentative())
+        except (RevisionConflict, DuplicateOperation) as e:
+            doc.rollback()
+            self.metrics.commit_conflicts += 1
+            if isinstance(e, DuplicateOperation):
+                doc.forget_client(e.client)
+            log.info("commit conflict doc=%s attempt=%d: %s", self.doc_id, attempt, e)
+            await self._catch_up(None, conflicted=True)
+            if self.gone:
+                raise DocumentNotFound(self.doc_id) from None
+            if attempt:
+                # Several processes racing for one hot document: back off with full jitter
+                # so that the race does not repeat in lockstep; the batch also grows
+                # meanwhile, so each win commits more.
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+            return None
+        except DocumentNotFound:
+            doc.rollback()
+            self._gone()
+            raise
+        except BaseException:
+            doc.rollback()
+            raise
+        self.metrics.observe_commit(len(records), time.perf_counter() - t0)
+        return records
 
     async def _prepare(self, sub: Submission) -> Accepted | Duplicate | Refused:
         """The document's answer, making the reads it asks for first."""
@@ -660,26 +669,10 @@ class Room:
             if target == current:
                 job.done.set_result(doc.rev)
                 return
-            new = doc.propose(diff(current, target), job.user, job.user_id)
-            try:
-                records = await self.store.commit(self.doc_id, [new])
-            except (RevisionConflict, DuplicateOperation):
-                # Another process committed meanwhile: catch up and diff again.
-                doc.rollback()
-                self.metrics.commit_conflicts += 1
-                await self._catch_up(None, conflicted=True)
-                if self.gone:
-                    raise DocumentNotFound(self.doc_id) from None
-                if attempt:
-                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+            doc.propose(diff(current, target), job.user, job.user_id)
+            records = await self._commit(attempt)
+            if records is None:
                 continue
-            except DocumentNotFound:
-                doc.rollback()
-                self._gone()
-                raise
-            except BaseException:
-                doc.rollback()
-                raise
             self._integrate_committed(records)
             rev = records[-1].rev
             # The restore is committed and published: what follows is bookkeeping, and its
