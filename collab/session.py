@@ -58,6 +58,8 @@ class Session:
         self._close_reason = ""
         self._writer_task: asyncio.Task[None] | None = None
         self._reader_task: asyncio.Task[None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None  # the token's end, cancelled on close
+        self._abort_timer: asyncio.TimerHandle | None = None
         self._ops = TokenBucket(s.ops_per_second, s.ops_burst)
         self._presence = TokenBucket(s.presence_per_second, s.presence_burst)
         self._errors = TokenBucket(max(1.0, s.max_errors / 10), s.max_errors)
@@ -121,7 +123,7 @@ class Session:
         self._wake.set()
         # A writer stuck in a send (a client that does not read) cannot deliver the close
         # frame: give it a moment, then end the connection from our side.
-        asyncio.get_running_loop().call_later(3.0, self._abort)
+        self._abort_timer = asyncio.get_running_loop().call_later(3.0, self._abort)
 
     def _abort(self) -> None:
         for task in (self._writer_task, self._reader_task):
@@ -196,6 +198,11 @@ class Session:
                         "writer fault doc=%s client=%s", self.doc_id, self.client, exc_info=exc
                     )
             self.state = SessionState.CLOSED
+            for timer in (self._expiry, self._abort_timer):
+                # A timer holds the session (and through it the room) until it fires.
+                if timer is not None:
+                    timer.cancel()
+            self._expiry = self._abort_timer = None
             if self.room is not None:
                 self.room.leave(self)
             self.services.metrics.connections -= 1
@@ -249,7 +256,7 @@ class Session:
         if identity.expires_at is not None:
             # The session ends when its token does.
             delay = max(0.0, identity.expires_at - time.time())
-            asyncio.get_running_loop().call_later(
+            self._expiry = asyncio.get_running_loop().call_later(
                 delay, self.close, Close.UNAUTHORIZED, "the token has expired"
             )
         room = await services.rooms.acquire(self.doc_id, create=role == "edit")
