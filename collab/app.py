@@ -6,7 +6,6 @@ Nothing else in the package imports a database or Redis driver.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,8 +20,10 @@ from collab.api import Ident
 from collab.api import router as api_router
 from collab.auth import Authenticator, OpenAuth
 from collab.errors import Close
+from collab.guard import Guard
 from collab.metrics import Metrics
 from collab.pubsub.base import PubSub
+from collab.redact import RedactTokens, redact_server_logs
 from collab.registry import Rooms
 from collab.services import Services
 from collab.session import Session
@@ -35,7 +36,7 @@ log = logging.getLogger("collab")
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
-__all__ = ["Services", "create_app"]
+__all__ = ["RedactTokens", "Services", "create_app"]
 
 
 def _default_store(settings: Settings) -> Store:
@@ -78,8 +79,14 @@ class _CollabApp(FastAPI):
     """
 
     ws_endpoint: Callable[[WebSocket, str], Awaitable[None]] | None = None
+    guard: Guard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.guard is not None:
+            admitted = await self.guard.admit(scope, receive, send)
+            if admitted is None:
+                return
+            receive = admitted
         if (
             scope["type"] == "websocket"
             and scope["path"].startswith("/ws/")
@@ -100,48 +107,6 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     return bool(host) and netloc.lower() == (host or "").lower()
 
 
-# A bearer credential, a URL query parameter named like a token, or anything shaped like a JWT.
-_BEARER = re.compile(
-    r"(?i)(bearer\s+)\S+|([?&][^=&\s]*token[^=&\s]*=)[^&\s\"]*"
-    r"|eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}"
-)
-
-
-def _redact(value: object) -> object:
-    if isinstance(value, str):
-        return _BEARER.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", value)
-    kind = getattr(getattr(value, "opcode", None), "name", None)
-    data = getattr(value, "data", None)
-    if kind in ("TEXT", "BINARY", "CONT") and isinstance(data, bytes | bytearray | memoryview):
-        # A WebSocket data frame: its payload may be a hello (with a token) or document text.
-        return f"{kind} [{len(data)} bytes]"
-    return value
-
-
-class RedactTokens(logging.Filter):
-    """Keeps tokens out of uvicorn's logs (PROTOCOL §5). At DEBUG (``--log-level debug``)
-    its WebSocket protocol traces every handshake header, ``Authorization`` included, and
-    every frame, a hello's token included; its access log (``--access-log``) has URLs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _redact(record.msg)
-        args = record.args
-        if isinstance(args, tuple) and args:
-            if len(args) == 2 and str(args[0]).lower() == "authorization":
-                record.args = (args[0], "[redacted]")
-            else:
-                record.args = tuple(_redact(a) for a in args)
-        return True
-
-
-def _redact_server_logs() -> None:
-    for name in ("uvicorn.error", "uvicorn.access", "websockets.server"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -157,7 +122,7 @@ def create_app(
     metrics = Metrics()
     rooms = Rooms(store, pubsub, settings, metrics)
     services = Services(settings, store, pubsub, auth, rooms, metrics)
-    _redact_server_logs()
+    redact_server_logs()
     live: set[Session] = set()
     metrics.queue_depth = lambda: sum(s.queued for s in live)
 
@@ -225,6 +190,12 @@ def create_app(
                 del per_address[address]
 
     app.ws_endpoint = ws_endpoint
+    app.guard = Guard(
+        auth,
+        open_mode=isinstance(auth, OpenAuth),
+        allowed_hosts=settings.allowed_hosts,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
     @app.get("/healthz", summary="Liveness: 200 when the store answers", tags=["ops"])
     async def healthz() -> PlainTextResponse:

@@ -37,6 +37,8 @@ class Settings:
     redis_url: str | None = None
     jwt_secret: str | None = field(default=None, repr=False)
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # open mode: Host names served besides loopback
+    max_body_bytes: int = 32 << 20  # HTTP request bodies; larger ones get 413
     max_message_bytes: int = 1 << 20
     max_doc_chars: int = 10_000_000
     ops_per_second: float = 100.0
@@ -65,7 +67,12 @@ class Settings:
         origins = tuple(
             o.strip() for o in e.get("COLLAB_ALLOWED_ORIGINS", "").split(",") if o.strip()
         )
+        hosts = tuple(
+            h.strip().lower() for h in e.get("COLLAB_ALLOWED_HOSTS", "").split(",") if h.strip()
+        )
         s = cls(
+            allowed_hosts=hosts,
+            max_body_bytes=_int(e, "COLLAB_MAX_BODY_BYTES", 32 << 20),
             database_url=e.get("COLLAB_DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=e.get("COLLAB_REDIS_URL") or None,
             jwt_secret=e.get("COLLAB_JWT_SECRET") or None,

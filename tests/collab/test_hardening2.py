@@ -5,14 +5,22 @@ before its fix)."""
 from __future__ import annotations
 
 import gc
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from collab.jwt_auth import mint
 from collab.room import Room
 from collab.session import Session
 from tests.collab.conftest import ServerFactory
-from tests.collab.helpers import eventually, raw_client
+from tests.collab.helpers import eventually, http_client, raw_client
 
 SECRET = "collab-hardening-secret-" + "0123456789abcdef" * 3
+JSON = {"content-type": "application/json"}
 
 
 def _alive(kind: type) -> int:
@@ -36,3 +44,115 @@ async def test_closed_sessions_and_their_rooms_are_released(server_factory: Serv
 
     await eventually(released)
     assert _alive(Room) == rooms
+
+
+# -- log redaction runs in linear time -------------------------------------------------------
+
+
+def _logged(path: str) -> str:
+    import logging
+
+    from collab.app import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]', None, None
+    )
+    record.args = ("127.0.0.1:5000", path)
+    RedactTokens().filter(record)
+    return record.getMessage()
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("filler", ["?", "?a", "&token", "x" * 7 + "&", "bearer "])
+def test_redaction_of_a_long_hostile_path_is_linear(filler: str) -> None:
+    """One handshake to ``/ws/x?`` followed by 8,000 ``?`` stalled the event loop for about
+    290 ms (the pattern was quadratic); 200,000 characters took minutes."""
+    line = _logged("/ws/x?" + filler * (200_000 // len(filler)))
+    assert len(line) < 3000  # and it is cut to a bounded length
+
+
+def test_redaction_still_hides_tokens() -> None:
+    tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
+    for path in (
+        f"/ws/doc?token={tok}",
+        f"/ws/doc?a=1&access_token={tok}&b=2",
+        "/ws/doc?Token=secret-value&b=2",
+        f"/ws/doc?authorization=Bearer%20{tok}",
+    ):
+        line = _logged(path)
+        assert tok not in line and "secret-value" not in line, line
+        assert "[redacted]" in line
+    assert "b=2" in _logged("/ws/doc?Token=secret-value&b=2")
+
+
+# -- HTTP bodies: authenticated first, bounded ------------------------------------------------
+
+
+async def test_without_a_token_a_malformed_body_is_401_not_parsed(
+    server_factory: ServerFactory,
+) -> None:
+    srv = await server_factory(jwt_secret=SECRET)
+    async with http_client(srv) as http:
+        r = await http.post("/api/docs", content=b"{not json", headers=JSON)
+        assert r.status_code == 401, r.text
+        r = await http.post("/api/docs", content=b"x" * 100_000, headers=JSON)
+        assert r.status_code == 401, r.text
+
+
+async def test_a_body_over_the_limit_is_413_and_creates_nothing(
+    server_factory: ServerFactory,
+) -> None:
+    srv = await server_factory(max_body_bytes=1000)
+    body = json.dumps({"id": "big", "text": "x" * 2000}).encode()
+    async with http_client(srv) as http:
+        r = await http.post("/api/docs", content=body, headers=JSON)
+        assert r.status_code == 413, r.text
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+            for i in range(0, len(body), 100):
+                yield body[i : i + 100]
+
+        r = await http.post("/api/docs", content=chunks(), headers=JSON)
+        assert r.status_code == 413, r.text
+        assert (await http.get("/api/docs/big")).status_code == 404
+        small = {"id": "small", "text": "x" * 100}
+        assert (await http.post("/api/docs", json=small)).status_code == 201
+
+
+# -- DNS rebinding: the Host header in open mode -----------------------------------------------
+
+
+async def test_open_mode_serves_only_its_own_host_names(server_factory: ServerFactory) -> None:
+    srv = await server_factory()
+    evil = f"evil.example:{srv.port}"
+    async with http_client(srv) as http:
+        r = await http.get("/api/docs", headers={"host": evil})
+        assert r.status_code == 403
+        for good in (f"127.0.0.1:{srv.port}", f"localhost:{srv.port}", f"[::1]:{srv.port}"):
+            assert (await http.get("/api/docs", headers={"host": good})).status_code == 200
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            srv.ws("rebound"),
+            additional_headers={"Host": evil},
+            origin=Origin(f"http://{evil}"),
+            open_timeout=5,
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_configured_host_names_are_served(server_factory: ServerFactory) -> None:
+    srv = await server_factory(allowed_hosts=("collab.example",))
+    async with http_client(srv) as http:
+        r = await http.get("/api/docs", headers={"host": f"collab.example:{srv.port}"})
+        assert r.status_code == 200
+        r = await http.get("/api/docs", headers={"host": f"evil.example:{srv.port}"})
+        assert r.status_code == 403
+
+
+async def test_with_tokens_any_host_name_is_served(server_factory: ServerFactory) -> None:
+    srv = await server_factory(jwt_secret=SECRET)
+    tok = mint(SECRET, "ada", "Ada", {"*": "edit"})
+    headers = {"host": f"collab.example:{srv.port}", "authorization": f"Bearer {tok}"}
+    async with http_client(srv) as http:
+        assert (await http.get("/api/docs", headers=headers)).status_code == 200
