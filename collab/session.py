@@ -28,6 +28,8 @@ from collab.wire import error as error_message
 
 log = logging.getLogger("collab.session")
 
+PRESENCE_MOVES_PER_TOKEN = 200  # range x revision transforms one presence token pays for
+
 
 class SessionState(Enum):
     HELLO = "hello"  # accepted, waiting for the client's hello
@@ -297,9 +299,20 @@ class Session:
         self.room.submit(self, msg.rev, msg.seq, msg.op)
 
     def _on_presence(self, msg: PresenceMessage) -> None:
-        if not self._presence.take():
-            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many presence updates")
+        # The work a presence costs is its ranges times the revisions it is moved across:
+        # bound both, and charge the budget by that product (docs/security.md).
         assert self.room is not None
+        behind = self.room.rev - msg.rev
+        limit = self.settings.presence_max_behind
+        if behind > limit:
+            raise ProtocolError(
+                ErrorCode.BAD_REV,
+                f"presence is {behind} revisions behind (at most {limit}): "
+                "send it at your current revision",
+            )
+        ranges = len(msg.selection.ranges) if msg.selection is not None else 0
+        if not self._presence.take(1 + ranges * max(behind, 0) // PRESENCE_MOVES_PER_TOKEN):
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many presence updates")
         self.room.update_presence(self, msg.rev, msg.selection)
 
     def _on_ping(self, msg: Ping) -> None:

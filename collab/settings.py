@@ -45,6 +45,7 @@ class Settings:
     ops_burst: int = 200
     presence_per_second: float = 50.0
     presence_burst: int = 100
+    presence_max_behind: int = 100  # revisions a presence may be behind (else bad_rev)
     max_errors: int = 50  # error replies per connection before 4429
     hello_timeout: float = 10.0
     ping_interval: float = 20.0

@@ -156,3 +156,30 @@ async def test_with_tokens_any_host_name_is_served(server_factory: ServerFactory
     headers = {"host": f"collab.example:{srv.port}", "authorization": f"Bearer {tok}"}
     async with http_client(srv) as http:
         assert (await http.get("/api/docs", headers=headers)).status_code == 200
+
+
+# -- presence: the work it asks for is bounded and paid for -------------------------------------
+
+
+async def test_presence_far_behind_is_refused_and_costly_presence_is_charged(
+    server_factory: ServerFactory,
+) -> None:
+    srv = await server_factory(ops_per_second=100_000)
+    async with raw_client(srv, "p", client="w") as w, raw_client(srv, "p", client="v") as v:
+        for i in range(150):
+            await w.op(0, i + 1, ["x"])  # all typed at revision 0, rebased by the server
+        for _ in range(150):
+            await w.recv_type("ack")
+        # 150 revisions behind: not moved, refused.
+        await v.presence(0, [[0, 0]])
+        err = await v.error()
+        assert err["code"] == "bad_rev" and "behind" in err["message"]
+        # 100 ranges moved across 100 revisions: allowed once, then the budget is spent.
+        ranges = [[i % 50, i % 50] for i in range(100)]
+        await v.presence(50, ranges)
+        seen = await w.recv_type("presence")
+        assert seen["client"] == "v" and seen["rev"] == 150
+        await v.presence(50, ranges)
+        assert (await v.error())["code"] == "rate_limited"
+        await v.presence(150, [[3, 3]])  # a caret at the current revision costs one
+        await v.ping()
