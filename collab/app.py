@@ -5,6 +5,7 @@ Nothing else in the package imports a database or Redis driver.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -134,9 +135,12 @@ def create_app(
         try:
             yield
         finally:
-            await rooms.close_all()
-            await pubsub.close()
-            await store.close()
+            await rooms.close_all()  # each room bounded by settings.shutdown_timeout
+            for closing in (pubsub.close(), store.close()):
+                try:
+                    await asyncio.wait_for(closing, settings.shutdown_timeout)
+                except Exception:
+                    log.warning("shutdown: a connection did not close cleanly", exc_info=True)
 
     app = _CollabApp(
         title="collab",

@@ -211,17 +211,25 @@ class Room:
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         self.presence.close()
+        bound = self.settings.shutdown_timeout
         if self._task is not None:
-            await self.queue.join()
+            try:
+                await asyncio.wait_for(self.queue.join(), bound)
+            except TimeoutError:
+                # The store (or a client) does not answer: give up on what is queued.
+                log.warning("room work unfinished after %.1fs doc=%s", bound, self.doc_id)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            while not self.queue.empty():
+                self._fail([self.queue.get_nowait()], RoomFault("the document was closed"))
+                self.queue.task_done()
         if close_code is not None:
             for p in list(self.sessions.values()):
                 p.close(close_code)
         if close_code != Close.DELETED and not self.gone:
             try:
-                await self._autosave()
+                await asyncio.wait_for(self._autosave(), bound)
             except Exception:
                 log.exception("final autosave failed doc=%s", self.doc_id)
 
@@ -296,6 +304,13 @@ class Room:
                 await self._handle(jobs)
             except Exception:  # pragma: no cover - _guarded handles every job's failure
                 log.exception("room failure doc=%s", self.doc_id)
+            except asyncio.CancelledError:
+                # Stopped with work in flight (a store that does not answer): nobody waits
+                # for an answer that will not come; a commit in flight may or may not land,
+                # and its clients resend after reconnecting.
+                self.doc.rollback()
+                self._fail(jobs, RoomFault("the document was closed"))
+                raise
             finally:
                 for _ in jobs:
                     q.task_done()

@@ -59,6 +59,7 @@ class Settings:
     history_window: int = 1000  # committed operations kept in memory per open document
     catch_up_limit: int = 1000  # revisions a client may be behind (else bad_rev / full text)
     commit_retries: int = 60  # commit races lost in a row before an op is refused
+    shutdown_timeout: float = 10.0  # seconds a closing room waits for its queue and save
     ws_per_address: int = 256  # open WebSocket connections per client address; 0: no limit
 
     @classmethod
@@ -93,6 +94,7 @@ class Settings:
             send_queue_bytes=_int(e, "COLLAB_SEND_QUEUE_BYTES", 8 << 20),
             ws_per_address=_int(e, "COLLAB_WS_PER_ADDRESS", 256),
             catch_up_limit=_int(e, "COLLAB_CATCH_UP_LIMIT", 1000),
+            shutdown_timeout=_float(e, "COLLAB_SHUTDOWN_TIMEOUT", 10.0),
         )
         if "COLLAB_OPS_BURST" not in e and s.ops_per_second != 100.0:
             s = replace(s, ops_burst=max(1, int(s.ops_per_second * 2)))

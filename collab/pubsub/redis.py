@@ -28,6 +28,8 @@ log = logging.getLogger("collab.pubsub")
 
 PREFIX = "collab:doc:"
 CONFIRM_TIMEOUT = 2.0  # seconds to wait for Redis to confirm a connection or subscription
+PUBLISH_TIMEOUT = 5.0  # seconds one publish may take before it is given up
+OUTBOX_DOCS = 10_000  # documents with a notice waiting; past it the oldest is dropped
 
 
 class RedisPubSub:
@@ -40,7 +42,14 @@ class RedisPubSub:
         self._handler: Handler | None = None
         self._docs: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[Any]] = set()
+        # Notices waiting to be published, one per document (a newer commit notice
+        # replaces an older one: "at revision N" says all the earlier ones said), drained
+        # by one task: a Redis that does not answer costs a bounded dict, not a task per
+        # commit.
+        self._outbox: dict[str, dict[str, Any]] = {}
+        self._publisher: asyncio.Task[None] | None = None
+        self.dropped = 0  # notices given up (Redis slow or away; rooms catch up anyway)
+        self._last_reset = 0.0
         self._closed = False
         # True while the listener's connection is subscribed and read; only then do
         # subscribe() and unsubscribe() use it (the listener owns (re)connecting).
@@ -65,8 +74,11 @@ class RedisPubSub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        for t in list(self._pending):
-            t.cancel()
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._publisher
+        self._outbox.clear()
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
@@ -82,10 +94,14 @@ class RedisPubSub:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._confirm.setdefault(channel, []).append(waiter)
         try:
-            await self._pubsub.subscribe(channel)
+            await asyncio.wait_for(self._pubsub.subscribe(channel), CONFIRM_TIMEOUT)
             await asyncio.wait_for(waiter, CONFIRM_TIMEOUT)
-        except Exception as e:  # the listener resubscribes everything on reconnect
-            log.warning("subscribe failed doc=%s: %r", doc_id, e)
+        except Exception as e:
+            # Not confirmed in time: the connection cannot be trusted to carry this
+            # document's notices. Start it again; the listener subscribes everything and
+            # has every room read what it missed once Redis answers.
+            log.warning("subscribe failed doc=%s: %r; reconnecting", doc_id, e)
+            self._reset()
         finally:
             waiters = self._confirm.get(channel, [])
             if waiter in waiters:
@@ -102,9 +118,32 @@ class RedisPubSub:
     def publish_nowait(self, doc_id: str, msg: dict[str, Any]) -> None:
         if self._redis is None or self._closed:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(doc_id, msg))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        waiting = self._outbox.pop(doc_id, None)
+        if waiting is not None and "rev" in waiting and "rev" in msg:
+            msg = {"rev": max(waiting["rev"], msg["rev"])}  # the records go: read from the store
+        elif waiting is not None and waiting.get("deleted"):
+            msg = waiting  # a deletion is not overtaken by a commit notice
+        self._outbox[doc_id] = msg
+        if len(self._outbox) > OUTBOX_DOCS:
+            self._outbox.pop(next(iter(self._outbox)))
+            self.dropped += 1
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.get_running_loop().create_task(self._drain())
+
+    @property
+    def publishing(self) -> bool:
+        """Notices are waiting or on their way."""
+        return bool(self._outbox) or (self._publisher is not None and not self._publisher.done())
+
+    async def _drain(self) -> None:
+        while self._outbox:
+            doc_id = next(iter(self._outbox))
+            msg = self._outbox.pop(doc_id)
+            try:
+                await asyncio.wait_for(self._publish(doc_id, msg), PUBLISH_TIMEOUT)
+            except TimeoutError:
+                self.dropped += 1
+                log.warning("publish timed out doc=%s", doc_id)
 
     async def _publish(self, doc_id: str, msg: dict[str, Any]) -> None:
         assert self._redis is not None
@@ -129,7 +168,10 @@ class RedisPubSub:
                 self._pubsub = self._redis.pubsub()
                 # A placeholder channel keeps the connection in subscribe mode with no docs.
                 subscribed = set(self._docs)
-                await self._pubsub.subscribe(PREFIX + "_", *(PREFIX + d for d in subscribed))
+                await asyncio.wait_for(
+                    self._pubsub.subscribe(PREFIX + "_", *(PREFIX + d for d in subscribed)),
+                    CONFIRM_TIMEOUT,
+                )
                 while self._docs != subscribed:  # changed while we were connecting
                     added, removed = self._docs - subscribed, subscribed - self._docs
                     subscribed = set(self._docs)
@@ -166,6 +208,28 @@ class RedisPubSub:
                     await self._pubsub.aclose()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
+
+    def _reset(self) -> None:
+        """Drop the listener's connection and start a new one (at most every few seconds)."""
+        loop = asyncio.get_running_loop()
+        if self._closed or loop.time() - self._last_reset < CONFIRM_TIMEOUT:
+            return
+        self._last_reset = loop.time()
+        self._up = False
+        self._release_waiters()
+        if self._task is not None:
+            self._task.cancel()  # a read on a stalled socket ends only so
+        old = self._pubsub
+        self._pubsub = None
+        if old is not None:
+            closing = loop.create_task(self._close_quietly(old))
+            closing.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._task = loop.create_task(self._listen())
+
+    @staticmethod
+    async def _close_quietly(pubsub: Any) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pubsub.aclose(), CONFIRM_TIMEOUT)
 
     def _confirmed(self, channel: str) -> None:
         """Redis confirmed one SUBSCRIBE to ``channel``: the oldest waiter may go on."""

@@ -275,7 +275,7 @@ async def test_redis_publish_nowait_never_raises_while_redis_is_down(
                 a.pubsub.publish_nowait(d, {"rev": 2 + i})
             # Every background publish ends (logged), none escapes to the loop.
             async with asyncio.timeout(15):
-                while getattr(a.pubsub, "_pending", None):
+                while a.pubsub.publishing:
                     await asyncio.sleep(0.05)
         assert errors == []
         assert any("publish failed" in r.getMessage() for r in caplog.records)
