@@ -162,6 +162,7 @@ class Room:
         self._stale = False  # the store may hold revisions memory lacks
         self.gone = False  # the document was deleted (or re-created) under this room
         self.closed = False
+        self._close_code = Close.GOING_AWAY
 
     def _new_document(self, text: str, rev: int) -> Document:
         s = self.settings
@@ -207,7 +208,8 @@ class Room:
         """Finish queued work, save a final snapshot, close peers with ``close_code``."""
         if self.closed:
             return
-        self.closed = True
+        self.closed = True  # from now on new work is turned away (see _closed_to)
+        self._close_code = close_code or Close.GOING_AWAY
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         self.presence.close()
@@ -222,7 +224,8 @@ class Room:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             while not self.queue.empty():
-                self._fail([self.queue.get_nowait()], RoomFault("the document was closed"))
+                closed = RoomFault("the document was closed")
+                self._fail([self.queue.get_nowait()], closed, close_code or Close.GOING_AWAY)
                 self.queue.task_done()
         if close_code is not None:
             for p in list(self.sessions.values()):
@@ -240,11 +243,17 @@ class Room:
 
     def submit(self, peer: Peer, rev: int, seq: int, op: TextOperation) -> None:
         """An operation from ``peer``; answered with an ack, an error, or by closing."""
+        if self.closed:
+            peer.close(self._close_code)
+            return
         sub = Submission(peer.client, rev, seq, op, peer.user, peer.user_id)
         self.queue.put_nowait(_Submit(peer, sub, time.perf_counter()))
 
     async def join(self, peer: Peer, hello: Hello) -> None:
         """Welcome ``peer`` (or close it); returns once the welcome is queued."""
+        if self.closed:
+            peer.close(self._close_code)
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(_Join(peer, hello, done))
         await done
@@ -252,6 +261,8 @@ class Room:
     async def read(self) -> tuple[int, str]:
         """The committed ``(rev, text)``, read between batches. Raises RoomFault,
         DocumentNotFound."""
+        if self.closed:
+            raise RoomFault("the document was closed")
         done: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(_Read(done))
         return await done
@@ -259,6 +270,8 @@ class Room:
     async def restore(self, target_rev: int, user: dict[str, Any], user_id: str | None) -> int:
         """Commit one operation that brings back the text of ``target_rev``; the new revision.
         Raises RoomFault, Contention, DocumentNotFound."""
+        if self.closed:
+            raise RoomFault("the document was closed")
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(_Restore(target_rev, user, user_id, done))
         return await done
@@ -269,6 +282,8 @@ class Room:
 
     def notify(self, notice: wire.Committed | wire.Resync) -> None:
         """Another process committed (or messages may have been lost)."""
+        if self.closed:
+            return
         if isinstance(notice, wire.Resync):
             self.queue.put_nowait(_Remote(None))
         elif notice.rev > self.rev:
@@ -309,7 +324,7 @@ class Room:
                 # for an answer that will not come; a commit in flight may or may not land,
                 # and its clients resend after reconnecting.
                 self.doc.rollback()
-                self._fail(jobs, RoomFault("the document was closed"))
+                self._fail(jobs, RoomFault("the document was closed"), Close.GOING_AWAY)
                 raise
             finally:
                 for _ in jobs:
@@ -370,10 +385,11 @@ class Room:
         elif isinstance(job, _Remote):
             await self._catch_up(job.upto, job.records)
 
-    def _fail(self, jobs: Sequence[_Job], exc: Exception) -> None:
+    def _fail(self, jobs: Sequence[_Job], exc: Exception, code: Close | None = None) -> None:
         """Close the submitters and joiners of failed jobs (their clients reconnect and
         resend: nothing unacknowledged is lost), and raise ``exc`` to the callers."""
-        code = Close.DELETED if isinstance(exc, DocumentNotFound) else Close.SERVER_FAULT
+        if code is None:
+            code = Close.DELETED if isinstance(exc, DocumentNotFound) else Close.SERVER_FAULT
         for job in jobs:
             if isinstance(job, _Submit | _Join):
                 job.peer.close(code)
