@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, WebSocket
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.types import Receive, Scope, Send
 
 from collab.api import Ident
@@ -156,6 +163,13 @@ def create_app(
     )
     app.state.services = services
     app.include_router(api_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and fails (500) on a body that is not
+        # UTF-8; what was wrong, and where, is enough.
+        detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, 422)
 
     per_address: dict[str, int] = {}
 

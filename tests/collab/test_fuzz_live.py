@@ -75,6 +75,7 @@ SERVER_SETTINGS: dict[str, Any] = {
     # Keep-alive pings draw their payload from the global `random`, which Hypothesis
     # watches while it generates; nothing here is idle long enough to need them.
     "ping_interval": 0.0,
+    "max_body_bytes": 64 * 1024,
 }
 EXAMPLES = hsettings().max_examples * 2
 
@@ -126,6 +127,18 @@ class LiveServer:
         self.thread = threading.Thread(target=self.loop.run_forever, name="server", daemon=True)
         self.thread.start()
         self.server: RunningServer = self.run(start_server(settings))
+        self.worst_lag = 0.0  # the longest the loop was late to a 5 ms timer, in seconds
+        self._probe = self.run(self._start_probe())
+
+    async def _start_probe(self) -> asyncio.Task[None]:
+        return asyncio.get_running_loop().create_task(self._lag_probe())
+
+    async def _lag_probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(0.005)
+            self.worst_lag = max(self.worst_lag, loop.time() - t0 - 0.005)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
         """Run a coroutine in the server's loop and wait for its result."""
@@ -142,6 +155,7 @@ class LiveServer:
         return self.run(read())
 
     def close(self) -> None:
+        self.loop.call_soon_threadsafe(self._probe.cancel)
         with contextlib.suppress(Exception):
             self.run(self.server.stop(), 30)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -704,7 +718,8 @@ def test_garbage_from_one_client_never_reaches_another(
         f"\nfuzz: {fuzzer.sent} frames sent by the fuzzer, {sum(fuzzer.errors.values())} "
         f"errors {dict(fuzzer.errors)}, closes {dict(fuzzer.closes)}, "
         f"{len(fuzzer.acks)} fuzzer operations committed; the good client made "
-        f"{editor.edits} edits in {good.state.last_seq} operations; {len(log)} revisions"
+        f"{editor.edits} edits in {good.state.last_seq} operations; {len(log)} revisions; "
+        f"worst event-loop lag so far {server.worst_lag * 1e3:.1f} ms"
     )
 
 
@@ -759,3 +774,67 @@ def test_a_broadcast_racing_the_servers_own_close_is_no_fault(
 
     server.run(scenario())
     assert errors.describe() == []
+
+
+# -- HTTP bodies ------------------------------------------------------------------------------
+
+HTTP_STATUSES = {200, 201, 204, 400, 403, 404, 405, 409, 413, 422}
+ids = st.from_regex(r"hz[A-Za-z0-9._-]{1,12}", fullmatch=True) | texts | json_values
+payloads = st.one_of(
+    json_values,
+    st.fixed_dictionaries({}, optional={"id": ids, "text": texts | json_values}),
+    st.fixed_dictionaries({}, optional={"rev": revs, "label": texts | json_values}),
+    st.builds(lambda n: {"id": "hz-big", "text": "x" * n}, st.integers(60_000, 70_000)),
+)
+bodies = st.one_of(
+    payloads.map(lambda v: dumps(v).encode("utf-8", "surrogatepass")),
+    st.binary(max_size=64),
+    not_json.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.just(b"{" * 20_000),
+)
+http_requests = st.tuples(
+    st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    st.sampled_from(
+        [
+            "/api/docs",
+            "/api/docs/{doc}",
+            "/api/docs/{doc}/restore",
+            "/api/docs/{doc}/versions",
+            "/api/docs/{doc}/ops?after=0&limit=5",
+            "/api/docs/{doc}/revisions/1",
+            "/api/docs/-bad-",
+        ]
+    ),
+    bodies,
+    st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]),
+)
+
+
+def test_http_bodies_get_documented_answers(live: tuple[LiveServer, ErrorRecords]) -> None:
+    """Generated methods, paths and bodies (JSON of every shape, bytes that are not JSON,
+    nesting, bodies over the limit) only ever get documented statuses, never a 500, and
+    the server logs no error."""
+    server, errors = live
+    doc = f"hz-{uuid.uuid4().hex[:10]}"
+    statuses: Counter[int] = Counter()
+    with httpx.Client(base_url=server.server.url, timeout=TIMEOUT) as http:
+        assert http.post("/api/docs", json={"id": doc, "text": "fuzz me"}).status_code == 201
+
+        @hsettings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(request=http_requests)
+        def fuzz(request: tuple[str, str, bytes, str]) -> None:
+            method, path, body, ctype = request
+            r = http.request(
+                method, path.format(doc=doc), content=body, headers={"content-type": ctype}
+            )
+            statuses[r.status_code] += 1
+            if r.status_code == 204:  # deleted: the next requests need it again
+                http.post("/api/docs", json={"id": doc, "text": "fuzz me again"})
+            assert r.status_code in HTTP_STATUSES, (r.status_code, r.text[:300])
+            assert errors.describe() == []
+
+        fuzz()
+    print(
+        f"\nhttp fuzz: statuses {dict(sorted(statuses.items()))}; "
+        f"worst event-loop lag so far {server.worst_lag * 1e3:.1f} ms"
+    )
