@@ -139,9 +139,16 @@ def create_app(
         await store.open()
         await pubsub.start(rooms.on_message)
         log.info("started settings=%s", settings.masked())
+        probe = None
+        if settings.lag_probe_interval > 0:
+            probe = asyncio.get_running_loop().create_task(
+                metrics.probe_loop_lag(settings.lag_probe_interval)
+            )
         try:
             yield
         finally:
+            if probe is not None:
+                probe.cancel()
             await rooms.close_all()  # each room bounded by settings.shutdown_timeout
             for closing in (pubsub.close(), store.close()):
                 try:

@@ -48,7 +48,7 @@ def _tune_gc() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(10_000, 3, 1000)
 
 
 def serve(args: argparse.Namespace) -> int:

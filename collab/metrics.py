@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
@@ -47,6 +49,20 @@ class Metrics:
         self.commit_seconds = _Histogram(_LATENCY_BUCKETS)
         self.commit_batch = _Histogram(_BATCH_BUCKETS)
         self.queue_depth: Callable[[], int] = lambda: 0
+        self.loop_lag_max = 0.0  # the longest the event loop was late to the probe's timer
+
+    async def probe_loop_lag(self, interval: float) -> None:
+        """Run until cancelled: sleep ``interval`` and record how late the loop woke up
+        (a stall of the loop by any one message or request shows up here)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t0, cpu0 = loop.time(), time.thread_time()
+            await asyncio.sleep(interval)
+            late = loop.time() - t0 - interval
+            # Only what this thread computed meanwhile: being late because the OS ran
+            # another process is not a stall of the loop.
+            busy = time.thread_time() - cpu0
+            self.loop_lag_max = max(self.loop_lag_max, min(late, busy))
 
     def observe_commit(self, size: int, seconds: float) -> None:
         self.commit_batch.observe(size)
@@ -56,6 +72,7 @@ class Metrics:
         self.ack_latency.observe(seconds)
 
     def render(self) -> str:
+        lag, self.loop_lag_max = self.loop_lag_max, 0.0  # the worst since the last scrape
         lines = [
             "# HELP collab_connections Open WebSocket sessions.",
             "# TYPE collab_connections gauge",
@@ -72,6 +89,10 @@ class Metrics:
             "# HELP collab_broadcast_queue_depth Messages waiting in session send queues.",
             "# TYPE collab_broadcast_queue_depth gauge",
             f"collab_broadcast_queue_depth {self.queue_depth()}",
+            "# HELP collab_event_loop_lag_seconds_max Longest event-loop stall since the last "
+            "scrape (COLLAB_LAG_PROBE_INTERVAL).",
+            "# TYPE collab_event_loop_lag_seconds_max gauge",
+            f"collab_event_loop_lag_seconds_max {lag:.6f}",
             "# HELP collab_errors_total Error replies by code.",
             "# TYPE collab_errors_total counter",
         ]

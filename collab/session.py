@@ -28,7 +28,8 @@ from collab.wire import error as error_message
 
 log = logging.getLogger("collab.session")
 
-PRESENCE_MOVES_PER_TOKEN = 200  # range x revision transforms one presence token pays for
+PRESENCE_MOVES_PER_TOKEN = 100  # range x revision transforms one presence token pays for
+PRESENCE_MAX_MOVES = 5_000  # range x revision transforms one presence may ask for (~5 ms)
 
 
 class SessionState(Enum):
@@ -303,15 +304,16 @@ class Session:
         # bound both, and charge the budget by that product (docs/security.md).
         assert self.room is not None
         behind = self.room.rev - msg.rev
+        ranges = len(msg.selection.ranges) if msg.selection is not None else 0
         limit = self.settings.presence_max_behind
-        if behind > limit:
+        moves = ranges * max(behind, 0)
+        if behind > limit or moves > PRESENCE_MAX_MOVES:
             raise ProtocolError(
                 ErrorCode.BAD_REV,
-                f"presence is {behind} revisions behind (at most {limit}): "
-                "send it at your current revision",
+                f"presence is {behind} revisions behind (at most {limit}, and "
+                f"{PRESENCE_MAX_MOVES} range moves): send it at your current revision",
             )
-        ranges = len(msg.selection.ranges) if msg.selection is not None else 0
-        if not self._presence.take(1 + ranges * max(behind, 0) // PRESENCE_MOVES_PER_TOKEN):
+        if not self._presence.take(1 + moves // PRESENCE_MOVES_PER_TOKEN):
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many presence updates")
         self.room.update_presence(self, msg.rev, msg.selection)
 

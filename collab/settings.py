@@ -59,6 +59,7 @@ class Settings:
     history_window: int = 1000  # committed operations kept in memory per open document
     catch_up_limit: int = 1000  # revisions a client may be behind (else bad_rev / full text)
     commit_retries: int = 60  # commit races lost in a row before an op is refused
+    lag_probe_interval: float = 0.05  # event-loop lag probe period (s); 0: no probe
     shutdown_timeout: float = 10.0  # seconds a closing room waits for its queue and save
     ws_per_address: int = 256  # open WebSocket connections per client address; 0: no limit
 
@@ -95,6 +96,7 @@ class Settings:
             ws_per_address=_int(e, "COLLAB_WS_PER_ADDRESS", 256),
             catch_up_limit=_int(e, "COLLAB_CATCH_UP_LIMIT", 1000),
             shutdown_timeout=_float(e, "COLLAB_SHUTDOWN_TIMEOUT", 10.0),
+            lag_probe_interval=_float(e, "COLLAB_LAG_PROBE_INTERVAL", 0.05),
         )
         if "COLLAB_OPS_BURST" not in e and s.ops_per_second != 100.0:
             s = replace(s, ops_burst=max(1, int(s.ops_per_second * 2)))
