@@ -99,7 +99,7 @@ async def presence_far_behind(url: str, seconds: float) -> int:
     ranges = [[i, i] for i in range(100)]
 
     async def body(ws: websockets.ClientConnection, w: dict) -> None:
-        for behind in (50, 1000):  # the most allowed for 100 ranges, and one refused
+        for behind in (25, 1000):  # the most allowed for 100 ranges, and one refused
             msg = {"type": "presence", "rev": w["rev"] - behind, "selection": ranges}
             await ws.send(json.dumps(msg))
 
@@ -187,7 +187,7 @@ def main() -> None:
         time.sleep(args.seconds)
         out["idle (probe noise)"] = {"worst_ms": lag_ms(http), "sent": 0}
         scenarios = {
-            "presence 100 ranges x 50 revisions behind (and 1,000 behind)": presence_far_behind,
+            "presence 100 ranges x 25 revisions behind (and 1,000 behind)": presence_far_behind,
             "hello at rev 0 of 1,200 (text); ops 999 and 1,001 behind": old_ops_and_hellos,
             "handshake path of 16,000 hostile characters": hostile_paths,
             "frames: deep nesting, huge numbers, 60 KB text, not JSON": frames,

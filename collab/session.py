@@ -29,7 +29,7 @@ from collab.wire import error as error_message
 log = logging.getLogger("collab.session")
 
 PRESENCE_MOVES_PER_TOKEN = 100  # range x revision transforms one presence token pays for
-PRESENCE_MAX_MOVES = 5_000  # range x revision transforms one presence may ask for (~5 ms)
+PRESENCE_MAX_MOVES = 2_500  # range x revision transforms one presence may ask for (~2.5 ms)
 
 
 class SessionState(Enum):

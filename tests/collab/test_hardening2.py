@@ -174,16 +174,17 @@ async def test_presence_far_behind_is_refused_and_costly_presence_is_charged(
         await v.presence(0, [[0, 0]])
         err = await v.error()
         assert err["code"] == "bad_rev" and "behind" in err["message"]
-        # 100 ranges across 100 revisions is too much work for one message.
-        ranges = [[i % 50, i % 50] for i in range(100)]
-        await v.presence(50, ranges)
-        assert (await v.error())["code"] == "bad_rev"
-        # 100 ranges across 50 revisions: allowed once, then the budget is spent.
+        # 100 ranges across 50 revisions is too much work for one message.
         ranges = [[i % 100, i % 100] for i in range(100)]
         await v.presence(100, ranges)
+        assert (await v.error())["code"] == "bad_rev"
+        # 100 ranges across 25 revisions: allowed a few times, then the budget is spent.
+        ranges = [[i % 125, i % 125] for i in range(100)]
+        await v.presence(125, ranges)
         seen = await w.recv_type("presence")
         assert seen["client"] == "v" and seen["rev"] == 150
-        await v.presence(100, ranges)
+        for _ in range(3):  # each costs 26 of the 100 tokens
+            await v.presence(125, ranges)
         assert (await v.error())["code"] == "rate_limited"
         await v.presence(150, [[3, 3]])  # a caret at the current revision costs one
         await v.ping()
