@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -118,6 +118,22 @@ async def drop_database(url: str) -> None:
             await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str, *, with_redis: bool = False) -> Iterator[str]:
+    """A migrated PostgreSQL database for a test module, dropped afterwards; skips (or
+    fails with COLLAB_REQUIRE_SERVICES=1) when PostgreSQL (or Redis) is unreachable."""
+    problem = asyncio.run(postgres_problem())
+    if problem is None and with_redis:
+        problem = asyncio.run(redis_problem(REDIS_URL))
+    if problem is not None:
+        unavailable(problem)
+    url = asyncio.run(create_database(prefix))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
 
 
 # -- Redis ------------------------------------------------------------------------------------

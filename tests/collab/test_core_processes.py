@@ -9,7 +9,6 @@ every time instead of once in a while.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -23,11 +22,7 @@ from tests.collab.faults import FaultyStore
 from tests.collab.helpers import eventually, http_client, raw_client
 from tests.collab.services import (
     REDIS_URL,
-    create_database,
-    drop_database,
-    postgres_problem,
-    redis_problem,
-    unavailable,
+    fresh_database,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(60)]
@@ -35,14 +30,8 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(60)]
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    problem = asyncio.run(postgres_problem()) or asyncio.run(redis_problem(REDIS_URL))
-    if problem is not None:
-        unavailable(problem)
-    url = asyncio.run(create_database("collab_core"))
-    try:
+    with fresh_database("collab_core", with_redis=True) as url:
         yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from tests.collab.helpers import eventually, raw_client
 from tests.collab.proxy import StallingProxy
 from tests.collab.services import (
     REDIS_URL,
-    create_database,
-    drop_database,
-    postgres_problem,
+    fresh_database,
     redis_problem,
     unavailable,
 )
@@ -34,14 +32,8 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(90)]
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    problem = asyncio.run(postgres_problem())
-    if problem is not None:
-        unavailable(problem)
-    url = asyncio.run(create_database("collab_stall"))
-    try:
+    with fresh_database("collab_stall") as url:
         yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 @pytest.fixture
