@@ -627,6 +627,9 @@ class Fuzzer:
         # while the rest of it may still be on its way: the close frame then races a TCP
         # reset, which the client reports as 1006.
         allowed = {expected, 1006} if expected == 1009 else {expected}
+        # The error budget may run out on the answers to the frames before this one (stale
+        # presence is refused too): then 4429 comes first.
+        allowed.add(4429)
         assert code in allowed, f"expected {expected}, closed with {code}"
 
 
