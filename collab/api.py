@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from collab.auth import AuthError, Identity, Role
+from collab.auth import AuthError, Identity, Role, bearer_token
 from collab.document import replay
 from collab.room import Contention, RoomFault
 from collab.services import Services
@@ -86,10 +86,8 @@ Svc = Annotated[Services, Depends(services)]
 
 
 def identity(request: Request, svc: Svc) -> Identity:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
     try:
-        return svc.auth.authenticate(token or None)
+        return svc.auth.authenticate(bearer_token(request.headers.get("authorization")))
     except AuthError as e:
         raise HTTPException(e.status, str(e)) from None
 

@@ -14,6 +14,13 @@ from collab.errors import Close
 Role = Literal["edit", "view"]
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer ...`` header value, or None."""
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
 class AuthError(Exception):
     """Authentication failed; ``close`` is the WebSocket close code, ``status`` the HTTP one."""
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from collab.errors import ErrorCode, ProtocolError
 from collab.history import History
@@ -97,6 +97,14 @@ class Behind:
     """The store has revisions this document lacks: roll back, catch up, prepare again."""
 
 
+class Limits(TypedDict, total=False):
+    """What bounds a document: history ``window``, ``catch_up_limit``, ``max_chars``."""
+
+    window: int
+    catch_up_limit: int
+    max_chars: int
+
+
 Need = NeedLastSeq | NeedSeqRev | NeedOps | Behind
 Outcome = Accepted | Duplicate | Refused | Need
 
@@ -128,7 +136,7 @@ class Document:
         self._tentative_len = len(self._text)
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedDocument, **options: Any) -> Document:
+    def from_loaded(cls, loaded: LoadedDocument, **options: Unpack[Limits]) -> Document:
         """The document a store's :meth:`~collab.store.base.Store.load` describes."""
         doc = cls(loaded.snapshot.text, loaded.snapshot.rev, **options)
         for rec in loaded.tail:

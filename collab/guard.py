@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from collab.auth import Authenticator, AuthError
+from collab.auth import Authenticator, AuthError, bearer_token
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _WITH_BODY = ("POST", "PUT", "PATCH")
@@ -50,13 +50,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _bearer(scope: Scope) -> str | None:
-    header = _header(scope, b"authorization") or ""
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
 class Guard:
     """The door checks of one app; :meth:`admit` runs them for each request."""
 
@@ -86,7 +79,7 @@ class Guard:
         path: str = scope.get("path", "")
         if not self.open_mode and (path.startswith("/api/") or path == "/metrics"):
             try:
-                self.auth.authenticate(_bearer(scope))
+                self.auth.authenticate(bearer_token(_header(scope, b"authorization")))
             except AuthError as e:
                 await self._refuse(scope, receive, send, e.status, str(e))
                 return None
@@ -104,8 +97,7 @@ class Guard:
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                chunks.clear()
+            if message["type"] != "http.request":  # the client went away
                 first: Message = message
                 break
             body = message.get("body", b"")

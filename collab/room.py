@@ -41,6 +41,7 @@ from collab.document import (
     Behind,
     Document,
     Duplicate,
+    Limits,
     NeedLastSeq,
     NeedOps,
     NeedSeqRev,
@@ -149,7 +150,7 @@ class Room:
         self._on_gone = on_gone
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.sessions: dict[str, Peer] = {}
-        self.doc = self._new_document("", 0)
+        self.doc = Document("", 0, **self._document_options())
         self.created_at: datetime | None = None  # which incarnation of the document
         self.presence = PresenceBoard(
             lambda: self.doc, self.sessions, self.broadcast, settings.presence_interval
@@ -164,14 +165,10 @@ class Room:
         self.closed = False
         self._close_code = Close.GOING_AWAY
 
-    def _new_document(self, text: str, rev: int) -> Document:
+    def _document_options(self) -> Limits:
         s = self.settings
-        return Document(
-            text,
-            rev,
-            window=s.history_window,
-            catch_up_limit=s.catch_up_limit,
-            max_chars=s.max_doc_chars,
+        return Limits(
+            window=s.history_window, catch_up_limit=s.catch_up_limit, max_chars=s.max_doc_chars
         )
 
     @property
@@ -191,10 +188,7 @@ class Room:
         loaded = await self.store.load(self.doc_id)
         if loaded is None:
             return False
-        doc = self._new_document(loaded.snapshot.text, loaded.snapshot.rev)
-        for rec in loaded.tail:
-            doc.integrate(rec)
-        self.doc = doc
+        self.doc = Document.from_loaded(loaded, **self._document_options())
         self.created_at = loaded.info.created_at
         self._snapshot_rev = self._version_rev = loaded.snapshot.rev
         self._ops_since_version = len(loaded.tail)

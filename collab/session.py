@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from collab.auth import AuthError, Identity
+from collab.auth import AuthError, Identity, bearer_token
 from collab.errors import Close, ErrorCode, ProtocolError, SessionClosed
 from collab.limits import TokenBucket
 from collab.room import Room
@@ -245,7 +245,8 @@ class Session:
         services = self.services
         auth = services.auth
         try:
-            identity: Identity = auth.authenticate(hello.token or self._header_token())
+            token = hello.token or bearer_token(self.ws.headers.get("authorization"))
+            identity: Identity = auth.authenticate(token)
         except AuthError as e:
             raise SessionClosed(e.close, str(e)) from None
         role = auth.role(identity, self.doc_id)
@@ -271,12 +272,6 @@ class Session:
         log.info(
             "connect doc=%s client=%s role=%s rev=%s", self.doc_id, self.client, role, hello.rev
         )
-
-    def _header_token(self) -> str | None:
-        header = self.ws.headers.get("authorization", "")
-        if header[:7].lower() == "bearer ":
-            return header[7:].strip() or None
-        return None
 
     async def _read_loop(self) -> None:
         while self.state == SessionState.OPEN:

@@ -281,6 +281,19 @@ def scripts(draw: st.DrawFn) -> list[tuple[str, Any]]:
     return steps
 
 
+def _resend_from_last_ack(
+    next_seq: dict[str, int],
+    sent: dict[tuple[str, int], Submission],
+    acked: dict[tuple[str, int], int],
+) -> None:
+    """After a rollback, clients send their unacknowledged work again from the last ack."""
+    for c in CLIENTS:
+        done = [s for (cc, s) in acked if cc == c]
+        next_seq[c] = max(done, default=0) + 1
+        for k in [k for k in sent if k[0] == c and k not in acked]:
+            del sent[k]
+
+
 @given(scripts(), st.integers(1, 6))
 def test_committed_text_is_the_replay_of_committed_records(
     script: list[tuple[str, Any]], window: int
@@ -347,19 +360,10 @@ def test_committed_text_is_the_replay_of_committed_records(
                     acked[(r.client, r.seq)] = r.rev
         elif kind == "rollback":
             doc.rollback()
-            # Unacknowledged seqs are sent again by their clients from the last acked one.
-            for c in CLIENTS:
-                done = [s for (cc, s) in acked if cc == c]
-                next_seq[c] = max(done, default=0) + 1
-                for k in [k for k in sent if k[0] == c and k not in acked]:
-                    del sent[k]
+            _resend_from_last_ack(next_seq, sent, acked)
         else:  # another process commits
             doc.rollback()
-            for c in CLIENTS:
-                done = [s for (cc, s) in acked if cc == c]
-                next_seq[c] = max(done, default=0) + 1
-                for k in [k for k in sent if k[0] == c and k not in acked]:
-                    del sent[k]
+            _resend_from_last_ack(next_seq, sent, acked)
             frac, s = arg
             remote_seq += 1
             length = len(texts[-1])
