@@ -447,11 +447,12 @@ class Room:
             self._answer(batch, outcomes)
             return
         # Out of retries: the operations to commit are refused as rate_limited (the client
-        # resends later); the rest get the answer they would have had.
+        # resends later), and so are resends of them (a duplicate of a tentative revision);
+        # the rest get the answer they would have had.
         doc.rollback()
         busy = [
             Refused(ProtocolError(ErrorCode.RATE_LIMITED, "too much contention, resend", j.sub.seq))
-            if isinstance(o, Accepted)
+            if isinstance(o, Accepted) or (isinstance(o, Duplicate) and o.rev > doc.rev)
             else o
             for j, o in zip(batch, outcomes, strict=True)
         ]

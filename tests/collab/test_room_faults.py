@@ -445,3 +445,35 @@ TestRoomUnderFaults = RoomUnderFaults.TestCase
 TestRoomUnderFaults.settings = settings(
     stateful_step_count=40, suppress_health_check=[HealthCheck.too_slow]
 )
+
+
+def test_a_resend_in_a_batch_refused_for_contention_gets_no_ack() -> None:
+    """Out of commit retries, the batch is refused as rate_limited: a resend of one of its
+    operations in the same batch must not be acknowledged with the revision it never got."""
+    from collab.store.base import NewOp, OpRecord, RevisionConflict
+
+    class AlwaysRaced(MemoryStore):
+        async def commit(self, doc_id: str, ops: list[NewOp]) -> list[OpRecord]:
+            raise RevisionConflict("another process won")
+
+    async def go() -> None:
+        store = AlwaysRaced()
+        await store.open()
+        await store.create_document(DOC, "")
+        settings = Settings(autosave_idle=10_000.0, commit_retries=1)
+        room = Room(DOC, store, MemoryPubSub(), settings, Metrics(), lambda r: None)
+        assert await room.load()
+        room.start()
+        peer = FakePeer("a")
+        peer.user_id = None
+        await room.join(peer, wire.Hello("a", None, peer.user, None))
+        op = TextOperation().insert("x")
+        room.submit(peer, 0, 1, op)
+        room.submit(peer, 0, 1, op)  # the same operation again, in the same batch
+        await room.queue.join()
+        answers = [m for m in peer.inbox if m["type"] in ("ack", "error")]
+        assert [m["type"] for m in answers] == ["error", "error"], answers
+        assert {m["code"] for m in answers} == {"rate_limited"}
+        await room.stop()
+
+    run(go())
